@@ -6,12 +6,13 @@ Docs: https://mimflow.github.io/mimflow/cli.html.md"""
 
 # %% ../nbs/14_cli.ipynb #7b68a4dc
 from __future__ import annotations
-import sys, time
+import json, os, sys, time, warnings
 from pathlib import Path
-from fastcore.script import call_parse
+from fastcore.script import call_parse, store_true
 
 # %% auto #0
-__all__ = ['COMMANDS', 'UsageError', 'demo', 'main']
+__all__ = ['COMMANDS', 'UsageError', 'demo', 'load_run', 'save_samples_grid', 'save_loss_plot', 'train', 'sample', 'eval_run',
+           'main']
 
 # %% ../nbs/14_cli.ipynb #d0342ee2
 class UsageError(Exception):
@@ -50,7 +51,184 @@ def demo(
     print(f'wrote {out/"masked.png"}')
 
 # %% ../nbs/14_cli.ipynb #b5b5f1b9
-COMMANDS = dict(demo=demo)
+def _ckpt_path(run: Path) -> Path:
+    return run/'checkpoint_phase2.pt' if (run/'checkpoint_phase2.pt').exists() else run/'checkpoint.pt'
+
+def load_run(run, device=None):
+    "The model (EMA weights, eval mode) and checkpoint of a run folder."
+    from mimflow.config import config_from_dict
+    from mimflow.learner import load_checkpoint
+    from mimflow.model import MIMFlow
+    from mimflow.core import default_device
+    run = Path(run)
+    if not run.is_dir(): raise UsageError(f'run folder does not exist: {run}')
+    path = _ckpt_path(run)
+    if not path.exists(): raise UsageError(f'no checkpoint in run folder {run} (train first: mimflow train --out {run})')
+    try: ck = load_checkpoint(path)
+    except ValueError as e: raise UsageError(str(e))
+    model = MIMFlow(config_from_dict(ck['config']))
+    if ck.get('phase', 1) == 2: model.set_phase2()
+    sd = ck['ema'] if ck.get('ema') is not None else ck['model']
+    model.load_state_dict({k.removeprefix('module.'): v for k, v in sd.items()})
+    return model.to(default_device(device)).eval(), ck
+
+# %% ../nbs/14_cli.ipynb #b4c84af5
+def _data(cfg, data, bs=None, device=None):
+    from mimflow.data import get_dls
+    try: return get_dls(cfg, data, bs=bs, device=device)
+    except (ValueError, FileNotFoundError, NotADirectoryError) as e: raise UsageError(str(e))
+
+def _splits(cfg, data, dls, max_items: int = 5000):
+    "Train and held-out images and labels for evaluation."
+    from mimflow.data import digits_tensors
+    from mimflow.evaluate import stack_split
+    if data is None: return (*digits_tensors(cfg.img_size, 'train'), *digits_tensors(cfg.img_size, 'valid'))
+    return (*stack_split(dls.train.new(shuffle=False, drop_last=False), max_items), *stack_split(dls.valid, max_items))
+
+# %% ../nbs/14_cli.ipynb #104d41a8
+def save_samples_grid(model, path, n_per_class: int = 10, seed: int = 0, **kw):
+    "A grid of samples, one row per class (or 8x8 unconditional), saved as PNG."
+    import torch
+    from mimflow.data import show_images
+    c = model.cfg
+    labels = torch.arange(c.num_classes).repeat_interleave(n_per_class) if c.num_classes else 64
+    x = model.sample(labels, generator=torch.Generator().manual_seed(seed), **kw)
+    fig = show_images(x.cpu(), None, nrow=n_per_class if c.num_classes else 8, vmin=0, vmax=1,
+                      title=f'{c.name}: samples, one row per class (cfg {kw.get("cfg", c.cfg)})')
+    fig.savefig(path, dpi=90); return x
+
+def save_loss_plot(terms: dict, path, smooth: int = 20):
+    "Every recorded training term (moving average) against the step, and the validation terms per epoch."
+    import numpy as np, matplotlib.pyplot as plt
+    tr = terms['train']
+    keys = [k for k in tr[0] if k not in ('step',)]
+    fig, axs = plt.subplots(1, len(keys), figsize=(2.6 * len(keys), 2.6), squeeze=False)
+    for a, k in zip(axs[0], keys):
+        v = np.array([r[k] for r in tr]); s = np.convolve(v, np.ones(smooth) / smooth, 'valid') if len(v) > smooth else v
+        a.plot(np.arange(len(s)) + (len(v) - len(s)), s, lw=1); a.set_title(k, fontsize=9); a.tick_params(labelsize=7)
+        if k == 'rec' and 'rec_baseline' in tr[0]: a.axhline(np.mean([r['rec_baseline'] for r in tr]), c='gray', ls='--', lw=0.8)
+    fig.tight_layout(); fig.savefig(path, dpi=90)
+
+# %% ../nbs/14_cli.ipynb #02f4b7a1
+@call_parse
+def train(
+    data: str = None,          # image folder (ImageNet layout or class folders); default: the bundled digits
+    preset: str = 'tiny',      # config preset: micro, tiny or mimflow_l
+    epochs: int = None,        # epochs (default: the preset's)
+    batch_size: int = None,    # batch size (default: the preset's)
+    device: str = None,        # cpu, cuda, cuda:1 (default: CUDA when present)
+    out: str = None,           # run folder (default: runs/<preset>)
+    resume: store_true = False, # continue the run in OUT from its checkpoint
+    phase: int = 1,            # 1: joint training; 2: fine-tune the decoder of a finished phase-1 run
+    seed: int = 0,             # random seed
+    threads: int = None,       # CPU threads for torch (default: torch's choice)
+    no_eval: store_true = False, # skip the evaluation after training
+):
+    "Train MIMFlow (default: the tiny preset on the bundled digits) into a run folder."
+    import torch, matplotlib; matplotlib.use('Agg')
+    from mimflow.config import get_preset, replace, save_config, config_from_dict
+    from mimflow.core import seed_everything, default_device
+    from mimflow.learner import mimflow_learner, fit_mimflow, load_checkpoint
+    from mimflow.model import MIMFlow
+    if threads: torch.set_num_threads(threads)
+    if phase not in (1, 2): raise UsageError(f'--phase must be 1 or 2, got {phase}')
+    run = Path(out or f'runs/{preset}')
+    ckpt = run/('checkpoint.pt' if phase == 1 else 'checkpoint_phase2.pt')
+    if ckpt.exists() and not resume: raise UsageError(f'{ckpt} exists: pass --resume to continue that run, or choose another --out')
+    if resume and not ckpt.exists(): raise UsageError(f'nothing to resume: no {ckpt}')
+    if phase == 2 and not (run/'checkpoint.pt').exists(): raise UsageError(f'phase 2 needs a finished phase-1 run in {run} (no checkpoint.pt)')
+    dev = default_device(device)
+    try:
+        if resume: cfg = config_from_dict(load_checkpoint(ckpt)['config'])
+        elif phase == 2: cfg = config_from_dict(load_checkpoint(run/'checkpoint.pt')['config'])
+        else: cfg = get_preset(preset)
+    except ValueError as e: raise UsageError(str(e))
+    over = {k: v for k, v in dict(epochs=epochs if phase == 1 else None, phase2_epochs=epochs if phase == 2 else None,
+                                  batch_size=batch_size).items() if v is not None}
+    if over: cfg = replace(cfg, **over)
+    seed_everything(seed)
+    dls = _data(cfg, data, device=dev)
+    model = MIMFlow(cfg).to(dev)
+    resume_ck = load_checkpoint(ckpt) if resume else None
+    if phase == 2:
+        p1 = load_checkpoint(run/'checkpoint.pt')
+        model.load_state_dict({k.removeprefix('module.'): v for k, v in (p1['ema'] or p1['model']).items()})
+        model.set_phase2()
+    run.mkdir(parents=True, exist_ok=True); save_config(cfg, run/'config.json')
+    print(f'mimflow train: preset {cfg.name}, {sum(p.numel() for p in model.parameters() if p.requires_grad):,} trainable parameters, '
+          f'{"digits" if data is None else data}, device {dev}, phase {phase}, perceptual {model.perceptual.backend if model.perceptual else "off"}')
+    learn = mimflow_learner(model, dls, run_dir=run, resume=resume_ck)
+    t = time.time()
+    if int(os.environ.get('WORLD_SIZE', 1)) > 1:
+        from fastai.distributed import DistributedTrainer  # noqa: F401  (patches Learner.distrib_ctx)
+        with learn.distrib_ctx(): fit_mimflow(learn)
+    else: fit_mimflow(learn)
+    train_s = time.time() - t
+    if int(os.environ.get('RANK', 0)) != 0: return
+    save_loss_plot(learn.terms.state_dict(), run/'losses.png')
+    ema = learn.ema_model.module.eval()
+    save_samples_grid(ema, run/'samples.png')
+    metrics = dict(preset=cfg.name, phase=phase, epochs=learn.epochs, steps=learn.global_step, train_time_s=round(train_s, 1),
+                   device=str(dev), perceptual=model.perceptual.backend if model.perceptual else 'off')
+    if not no_eval: metrics.update(_evaluate(ema, cfg, data, dls, run))
+    _write_metrics(run, metrics)
+    print(f'wrote {run}/: checkpoint, samples.png, losses.png, metrics.json')
+
+def _evaluate(model, cfg, data, dls, run) -> dict:
+    from mimflow.evaluate import evaluate, format_metrics
+    m, _ = evaluate(model, *_splits(cfg, data, dls), run_dir=run)
+    print(format_metrics(m))
+    return m
+
+def _write_metrics(run: Path, new: dict):
+    from mimflow.core import atomic_write
+    path = run/'metrics.json'
+    old = json.loads(path.read_text()) if path.exists() else {}
+    atomic_write(path, lambda f: Path(f).write_text(json.dumps({**old, **new}, indent=1)))
+
+# %% ../nbs/14_cli.ipynb #cf5634c8
+@call_parse
+def sample(
+    run: str,                  # run folder
+    n: int = 10,               # samples per class (or in all, for an unconditional model)
+    cfg: float = None,         # guidance weight (default: the run's config)
+    temperature: float = None, # scale of the base noise (default: the run's config)
+    denoise: float = None,     # Tweedie step size (1 = posterior mean; default: the run's config)
+    out: str = None,           # PNG to write (default: RUN/samples_cfg<cfg>.png)
+    npz: str = None,           # also write uint8 NHWC samples to this .npz (key arr_0)
+    seed: int = 0,             # random seed
+    device: str = None,        # cpu or cuda (default: CUDA when present)
+):
+    "Sample from a trained run: a grid by class, optionally an .npz of uint8 images."
+    import numpy as np, torch, matplotlib; matplotlib.use('Agg')
+    model, ck = load_run(run, device)
+    c = model.cfg
+    w = c.cfg if cfg is None else cfg
+    path = Path(out or Path(run)/f'samples_cfg{w:g}.png')
+    x = save_samples_grid(model, path, n, seed, cfg=w, temperature=temperature, denoise_lr=denoise)
+    print(f'wrote {path}')
+    if npz:
+        u8 = (x.cpu() * 255 + 0.5).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        np.savez(npz, arr_0=u8); print(f'wrote {npz} {u8.shape}')
+
+@call_parse
+def eval_run(
+    run: str,                  # run folder
+    data: str = None,          # the run's image folder (default: the bundled digits)
+    inception: str = None,     # local Inception-v3 weights (torchvision state dict) for the standard FID
+    device: str = None,        # cpu or cuda (default: CUDA when present)
+):
+    "Evaluate a trained run into RUN/metrics.json and print the table."
+    import matplotlib; matplotlib.use('Agg')
+    from mimflow.evaluate import evaluate, format_metrics
+    model, ck = load_run(run, device)
+    dls = _data(model.cfg, data)
+    m, _ = evaluate(model, *_splits(model.cfg, data, dls), run_dir=run, inception_path=inception)
+    _write_metrics(Path(run), m)
+    print(format_metrics(m))
+
+# %% ../nbs/14_cli.ipynb #719e9aa6
+COMMANDS = dict(train=train, sample=sample, eval=eval_run, demo=demo)
 
 def main(argv: list[str]|None = None):
     "Entry point of the `mimflow` command."
@@ -61,11 +239,12 @@ def main(argv: list[str]|None = None):
         print("\nRun 'mimflow COMMAND --help' for a command's options.")
         return
     if argv[0] not in COMMANDS: _fail(f"unknown command {argv[0]!r}; choose one of {', '.join(COMMANDS)}")
-    sys.argv = [f'mimflow {argv[0]}'] + argv[1:]
-    COMMANDS[argv[0]].__wrapped__(**_parse(COMMANDS[argv[0]], argv[1:]))
+    f = COMMANDS[argv[0]]
+    try: f.__wrapped__(**_parse(f, argv[0], argv[1:]))
+    except UsageError as e: _fail(str(e))
 
-def _parse(f, args):
+def _parse(f, name, args):
     from fastcore.script import anno_parser
-    kw = vars(anno_parser(f.__wrapped__, prog=f'mimflow {f.__name__}').parse_args(args))
+    kw = vars(anno_parser(f.__wrapped__, prog=f'mimflow {name}').parse_args(args))
     for k in ('pdb', 'xtra'): kw.pop(k, None)
     return kw

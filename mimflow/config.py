@@ -80,6 +80,14 @@ class MIMFlowConfig:
     ema_decay: float = 0.999
     batch_size: int = 64
     epochs: int = 10
+    lr_schedule: str = 'constant'  # 'constant' (the paper) or 'cosine' (decay to 0 after a linear warmup)
+    warmup_frac: float = 0.        # share of the steps spent warming up (cosine only)
+    nll_warmup_frac: float = 0.    # share of the steps over which the NLL weight ramps up from 0 (0 in the paper)
+    # phase 2: decoder fine-tuning with perceptual + GAN losses, flow and encoder frozen
+    phase2_epochs: int = 2
+    phase2_lr: float = 1e-4
+    disc_ndf: int = 16             # PatchGAN width (64 in the paper)
+    disc_layers: int = 2           # PatchGAN downsampling layers (3 in the paper)
     # sampling
     cfg: float = 1.                # classifier-free guidance weight
     guidance_interval: float = 0.25
@@ -101,6 +109,7 @@ class MIMFlowConfig:
         if self.flow_channels % self.flow_head_dim: raise ValueError(f'flow_channels {self.flow_channels} is not a multiple of flow_head_dim {self.flow_head_dim}')
         self.flow_layers_per_block = list(self.flow_layers_per_block)
         self.aux_teachers, self.betas = tuple(self.aux_teachers), tuple(self.betas)
+        if self.lr_schedule not in ('constant', 'cosine'): raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
 
 # %% ../nbs/01_config.ipynb #0355bda9
 def config_to_dict(cfg: MIMFlowConfig) -> dict: return asdict(cfg)
@@ -138,6 +147,7 @@ def mimflow_l(**kw) -> MIMFlowConfig:
         flow_layers_per_block=[2, 2, 2, 2, 2, 2, 2, 20], flow_head_dim=64, flow_mlp_ratio=4., aux_dim=192, aux_depth=6,
         aux_heads=3, aux_teachers=('dinov2', 'siglip'), aux_hog=False, repa=True, repa_hidden=1024,
         w_rec=1., w_perc=1., w_teacher=1., w_hog=0., w_repa=0.1, lr=1e-4, ema_decay=0.9999, batch_size=32, epochs=90,
+        disc_ndf=64, disc_layers=3,
         cfg=2.0, guidance_interval=0.25), **kw})
 
 presets = dict(micro=micro, tiny=tiny, mimflow_l=mimflow_l)

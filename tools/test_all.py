@@ -44,7 +44,7 @@ def run_notebooks(flags: str, workers: int) -> tuple[int, list[str]]:
     started, failed, in_fail = set(), [], False
     for line in p.stdout:
         sys.stdout.write(line); sys.stdout.flush()
-        if m := re.match(r'Starting (.+\.ipynb)', line): started.add(m.group(1))
+        started.update(re.findall(r'Starting (\S+?\.ipynb)', line))   # lines of parallel workers can interleave
         if 'Tests Failed On The Following Notebooks' in line: in_fail = True
         elif in_fail and line.strip().endswith('.ipynb'): failed.append(line.strip())
     rc = p.wait()
