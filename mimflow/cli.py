@@ -101,7 +101,7 @@ def save_loss_plot(terms: dict, path, smooth: int = 20):
     "Every recorded training term (moving average) against the step, and the validation terms per epoch."
     import numpy as np, matplotlib.pyplot as plt
     tr = terms['train']
-    keys = [k for k in tr[0] if k not in ('step',)]
+    keys = [k for k in tr[0] if k not in ('step', 'rec_baseline')]
     fig, axs = plt.subplots(1, len(keys), figsize=(2.6 * len(keys), 2.6), squeeze=False)
     for a, k in zip(axs[0], keys):
         v = np.array([r[k] for r in tr]); s = np.convolve(v, np.ones(smooth) / smooth, 'valid') if len(v) > smooth else v
@@ -121,7 +121,7 @@ def train(
     resume: store_true = False, # continue the run in OUT from its checkpoint
     phase: int = 1,            # 1: joint training; 2: fine-tune the decoder of a finished phase-1 run
     seed: int = 0,             # random seed
-    threads: int = None,       # CPU threads for torch (default: torch's choice)
+    threads: int = None,       # CPU threads for torch (default on the CPU: 1, see below)
     no_eval: store_true = False, # skip the evaluation after training
 ):
     "Train MIMFlow (default: the tiny preset on the bundled digits) into a run folder."
@@ -130,7 +130,6 @@ def train(
     from mimflow.core import seed_everything, default_device
     from mimflow.learner import mimflow_learner, fit_mimflow, load_checkpoint
     from mimflow.model import MIMFlow
-    if threads: torch.set_num_threads(threads)
     if phase not in (1, 2): raise UsageError(f'--phase must be 1 or 2, got {phase}')
     run = Path(out or f'runs/{preset}')
     ckpt = run/('checkpoint.pt' if phase == 1 else 'checkpoint_phase2.pt')
@@ -138,6 +137,7 @@ def train(
     if resume and not ckpt.exists(): raise UsageError(f'nothing to resume: no {ckpt}')
     if phase == 2 and not (run/'checkpoint.pt').exists(): raise UsageError(f'phase 2 needs a finished phase-1 run in {run} (no checkpoint.pt)')
     dev = default_device(device)
+    if threads or dev.type == 'cpu': torch.set_num_threads(threads or 1)
     try:
         if resume: cfg = config_from_dict(load_checkpoint(ckpt)['config'])
         elif phase == 2: cfg = config_from_dict(load_checkpoint(run/'checkpoint.pt')['config'])

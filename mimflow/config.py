@@ -105,7 +105,7 @@ class MIMFlowConfig:
     def __post_init__(self):
         if self.img_size % self.patch_size: raise ValueError(f'img_size {self.img_size} is not a multiple of patch_size {self.patch_size}')
         if self.in_chans not in (1, 3): raise ValueError(f'in_chans must be 1 or 3, got {self.in_chans}')
-        if not 0 < self.mask_ratio_min <= self.mask_ratio_max < 1: raise ValueError(f'mask ratio range [{self.mask_ratio_min}, {self.mask_ratio_max}] must lie in (0, 1)')
+        if not 0 <= self.mask_ratio_min <= self.mask_ratio_max < 1: raise ValueError(f'mask ratio range [{self.mask_ratio_min}, {self.mask_ratio_max}] must lie in [0, 1)')
         if self.flow_channels % self.flow_head_dim: raise ValueError(f'flow_channels {self.flow_channels} is not a multiple of flow_head_dim {self.flow_head_dim}')
         self.flow_layers_per_block = list(self.flow_layers_per_block)
         self.aux_teachers, self.betas = tuple(self.aux_teachers), tuple(self.betas)
@@ -137,7 +137,8 @@ def micro(**kw) -> MIMFlowConfig:
 def tiny(**kw) -> MIMFlowConfig:
     "CPU demo preset on the bundled digits (16x16x1)."
     return MIMFlowConfig(**{**dict(name='tiny', enc_dim=96, enc_depth=3, enc_heads=3, dec_dim=96, dec_depth=3, dec_heads=3,
-        flow_channels=96, flow_layers_per_block=[2, 2, 2, 2], flow_head_dim=32, w_rec=80., batch_size=64, epochs=60), **kw})
+        flow_channels=96, flow_layers_per_block=[2, 2, 2, 2], flow_head_dim=32, w_rec=200., lr=2e-3, lr_schedule='cosine',
+        warmup_frac=0.05, nll_warmup_frac=0.3, ema_decay=0.99, batch_size=64, epochs=60, cfg=1.), **kw})
 
 def mimflow_l(**kw) -> MIMFlowConfig:
     "The paper's MIMFlow-L at ImageNet 256."

@@ -21,8 +21,8 @@ from .config import MIMFlowConfig, config_to_dict, config_from_dict
 from .core import atomic_write
 
 # %% auto #0
-__all__ = ['LabelsToModel', 'total_loss', 'LossTerms', 'NonFiniteLossError', 'NonFiniteGuard', 'lr_at', 'Schedule', 'EMA',
-           'Checkpoint', 'save_checkpoint', 'load_checkpoint', 'mimflow_learner', 'fit_mimflow']
+__all__ = ['LabelsToModel', 'total_loss', 'LossTerms', 'collapsed', 'NonFiniteLossError', 'NonFiniteGuard', 'lr_at', 'Schedule',
+           'EMA', 'Checkpoint', 'save_checkpoint', 'load_checkpoint', 'mimflow_learner', 'fit_mimflow']
 
 # %% ../nbs/10_learner.ipynb #601393c8
 class LabelsToModel(Callback):
@@ -33,7 +33,7 @@ class LabelsToModel(Callback):
 def total_loss(out: dict, *yb) -> Tensor: return out['loss']
 
 class LossTerms(Callback):
-    "Record every scalar term of the model's output dict: per training step, and averaged over each validation pass."
+    "Record every scalar term of the model's output dict per training step and per validation pass; warn of a collapse."
     order = 55
     def __init__(self): self.train, self.valid = [], []
     def before_validate(self): self._acc, self._n = {}, 0
@@ -43,9 +43,19 @@ class LossTerms(Callback):
         bs = len(self.xb[0]); self._n += bs
         for k, v in terms.items(): self._acc[k] = self._acc.get(k, 0.) + v * bs
     def after_validate(self):
-        if self._n: self.valid.append({'epoch': self.learn.global_epoch, **{k: v / self._n for k, v in self._acc.items()}})
+        if not self._n: return
+        self.valid.append(v := {'epoch': self.learn.global_epoch, **{k: v / self._n for k, v in self._acc.items()}})
+        if collapsed(v, self.model): warnings.warn(
+            f"latent collapse at epoch {v['epoch']}: latent std {v['latent_std']:.3f} < sigma/3 and reconstruction MSE "
+            f"{v['rec']:.4f} no better than the mean image ({v['rec_baseline']:.4f}); raise w_rec or nll_warmup_frac (brief §9)")
+
     def state_dict(self): return dict(train=self.train, valid=self.valid)
     def load_state_dict(self, d): self.train, self.valid = list(d['train']), list(d['valid'])
+
+def collapsed(v: dict, model) -> bool:
+    "A latent below a third of the noise scale and a decoder no better than the mean image, once the NLL ramp is done."
+    if not {'latent_std', 'rec', 'rec_baseline'} <= set(v) or getattr(model, 'nll_ramp', 1.) < 1: return False
+    return v['latent_std'] < model.cfg.sigma / 3 and v['rec'] >= 0.95 * v['rec_baseline']
 
 # %% ../nbs/10_learner.ipynb #729ca7c7
 class NonFiniteLossError(RuntimeError): pass
@@ -73,10 +83,10 @@ class Schedule(Callback):
     order = -4
     def __init__(self, cfg: MIMFlowConfig, lr: float, epochs: int): self.cfg, self.base_lr, self.n_epochs = cfg, lr, epochs
     def before_fit(self):
-        for k in ('global_step', 'global_epoch', 'start_epoch'):
+        for k in ('global_step', 'global_epoch', 'first_epoch'):
             if not hasattr(self.learn, k): setattr(self.learn, k, 0)
         self.total = self.n_epochs * len(self.dls.train)
-    def before_epoch(self): self.learn.global_epoch = self.learn.start_epoch + self.epoch
+    def before_epoch(self): self.learn.global_epoch = self.learn.first_epoch + self.epoch
     def before_batch(self):
         if not self.training: return
         step, c = self.learn.global_step, self.cfg
@@ -147,11 +157,11 @@ def mimflow_learner(model: nn.Module, dls, run_dir=None, resume: dict|None = Non
               EMA(cfg.ema_decay), Checkpoint(ckpt, resume), *(cbs or [])]
     learn = Learner(dls, model, loss_func=total_loss, opt_func=opt_func, lr=lr, cbs=allcbs, path=run_dir or '.')
     learn.epochs, learn.terms, learn.checkpoint_path = epochs, terms, ckpt
-    learn.global_step = learn.start_epoch = learn.global_epoch = 0
+    learn.global_step = learn.first_epoch = learn.global_epoch = 0
     if resume is not None:
         learn.ema_model = ModelEmaV3(model, decay=cfg.ema_decay)
         if resume.get('ema') is not None: learn.ema_model.load_state_dict(resume['ema'])
-        learn.global_step, learn.start_epoch = resume['step'], resume['epoch']
+        learn.global_step, learn.first_epoch = resume['step'], resume['epoch']
         if resume.get('losses'): terms.load_state_dict(resume['losses'])
     if not progress:
         from fastai.callback.progress import ProgressCallback
@@ -161,6 +171,6 @@ def mimflow_learner(model: nn.Module, dls, run_dir=None, resume: dict|None = Non
 
 def fit_mimflow(learn: Learner) -> Learner:
     "Train the epochs that remain."
-    n = learn.epochs - learn.start_epoch
+    n = learn.epochs - learn.first_epoch
     if n > 0: learn.fit(n)
     return learn
