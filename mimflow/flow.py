@@ -96,14 +96,19 @@ def reverse(self: TransformerFlow, z: Tensor, y: Tensor|None = None,
             naive: bool = False) -> Tensor:  # True: the uncached reference inverse
     "z (B,N,C) -> x (B,N,C): invert the flow, deep block first, with a per-layer KV cache."
     self.check(z, y)
+    x = temperature * to32(z)
+    for blk, w in zip(reversed(self.blocks), self.guidance_plan(cfg, annealed, interval, interval_mode)):   # deep block first
+        x = blk.reverse(x, y, w, rule, naive)
+    return x
+
+@patch
+def guidance_plan(self: TransformerFlow, cfg: float, annealed: bool, interval: float, interval_mode: str) -> list:
+    "Per-step guidance weights (N-1,) for each block in sampling order (deep block first); None = unguided."
     if interval_mode not in ('position', 'blocks'): raise ValueError(f"interval_mode must be 'position' or 'blocks', got {interval_mode!r}")
     K, by_blocks = len(self.blocks), interval_mode == 'blocks'
     w = guidance_weights(cfg, self.seq_len, annealed, 0. if by_blocks else interval)
     n_guided = math.ceil(interval * K) if by_blocks and interval > 0 else K
-    x = temperature * to32(z)
-    for i, blk in enumerate(reversed(self.blocks)):                 # noise -> data: deep block first
-        x = blk.reverse(x, y, w if i < n_guided else None, rule, naive)
-    return x
+    return [w if i < n_guided else None for i in range(K)]
 
 @patch
 def reverse_naive(self: TransformerFlow, z: Tensor, y: Tensor|None = None, **kw) -> Tensor:

@@ -92,13 +92,9 @@ def reverse_parallel(self: TransformerFlow, z: Tensor, y: Tensor|None = None, cf
                      return_stats: bool = False):
     "z (B,N,C) -> x (B,N,C) like `reverse`, each block inverted by (GS-)Jacobi iteration [, stats]."
     self.check(z, y)
-    if interval_mode not in ('position', 'blocks'): raise ValueError(f"interval_mode must be 'position' or 'blocks', got {interval_mode!r}")
-    K, by_blocks = len(self.blocks), interval_mode == 'blocks'
-    w = guidance_weights(cfg, self.seq_len, annealed, 0. if by_blocks else interval)
-    n_guided = math.ceil(interval * K) if by_blocks and interval > 0 else K
-    x, iters = temperature * to32(z), []
-    for i, blk in enumerate(reversed(self.blocks)):                   # noise -> data: deep block first
-        x, it = reverse_jacobi(blk, x, y, w if i < n_guided else None, rule, group_size, tol, max_iters)
+    x, iters, K = temperature * to32(z), [], len(self.blocks)
+    for blk, w in zip(reversed(self.blocks), self.guidance_plan(cfg, annealed, interval, interval_mode)):   # deep block first
+        x, it = reverse_jacobi(blk, x, y, w, rule, group_size, tol, max_iters)
         iters.append(it)
     if not return_stats: return x
     G = self.seq_len - 1 if group_size is None else group_size
