@@ -34,14 +34,12 @@ def demo(
     import torch
     from mimflow.config import get_preset
     from mimflow.core import seed_everything, patchify, unpatchify
-    from mimflow.data import get_dls, show_images
+    from mimflow.data import show_images
     from mimflow.masking import PatchMasker
     seed_everything(seed)
-    try:
-        cfg = get_preset(preset)
-        dls = get_dls(cfg, data, bs=16)
-    except (ValueError, FileNotFoundError, NotADirectoryError) as e: _fail(str(e))
-    x, y = dls.one_batch()
+    try: cfg = get_preset(preset)
+    except ValueError as e: raise UsageError(str(e))
+    x, y = _data(cfg, data, bs=16).one_batch()
     pt = patchify(x.cpu(), cfg.patch_size)
     _, mask = PatchMasker(1, cfg).train()(pt[..., :1])
     shown = unpatchify(pt * (1 - mask), cfg.patch_size, cfg.in_chans)
