@@ -123,7 +123,7 @@ def train(model, dls, epochs: int):
 def pixel_metrics(model, x_train, y_train, x_valid, y_valid, clf_dir, n_per_class: int, probe_epochs: int, seed: int):
     "evaluate()'s metrics for the pixel flow: FID-domain, class accuracy, probe on flow features, noisy-pixel bpd."
     torch, _ = _imports()
-    from mimflow.evaluate import domain_classifier
+    from mimflow.fid import domain_classifier
     from mimflow.fid import compute_fid, class_accuracy, to_unit
     from mimflow.probe import extract_features, linear_probe
     from mimflow.flow import nll_to_bpd
@@ -133,7 +133,7 @@ def pixel_metrics(model, x_train, y_train, x_valid, y_valid, clf_dir, n_per_clas
         nll = sum(float(model(x_valid[i:i + 256], y_valid[i:i + 256])['nll']) * len(x_valid[i:i + 256])
                   for i in range(0, len(x_valid), 256)) / len(x_valid)
     out = dict(latent_bpd=nll_to_bpd(nll), recon_psnr=None)
-    clf = domain_classifier(to_unit(x_train), y_train, to_unit(x_valid), y_valid, Path(clf_dir)/'domain_classifier.pt', 0)
+    clf = domain_classifier(to_unit(x_train), y_train, to_unit(x_valid), y_valid, Path(clf_dir)/'domain_classifier.pt', seed=0)
     out['domain_classifier_acc'] = clf.valid_acc
     labels = torch.arange(model.cfg.num_classes).repeat_interleave(n_per_class)
     g = torch.Generator().manual_seed(seed)
@@ -234,10 +234,10 @@ def decoder_floor(out: Path) -> dict:
     from mimflow.config import config_from_dict
     from mimflow.model import MIMFlow
     from mimflow.data import digits_tensors
-    from mimflow.evaluate import domain_classifier
+    from mimflow.fid import domain_classifier
     from mimflow.fid import compute_fid, to_unit
     xt, yt = digits_tensors(16, 'train'); xv, yv = digits_tensors(16, 'valid')
-    clf = domain_classifier(to_unit(xt), yt, to_unit(xv), yv, out/'domain_classifier.pt', 0)
+    clf = domain_classifier(to_unit(xt), yt, to_unit(xv), yv, out/'domain_classifier.pt', seed=0)
     res = dict(real_heldout_297=compute_fid(to_unit(xt), to_unit(xv), clf.feature_net()))
     for f in sorted(out.glob('*_s[0-9].pt')):
         d = torch.load(f, map_location='cpu', weights_only=False)
@@ -317,10 +317,10 @@ def main(argv=None):
     # the shared domain classifier, trained once before the workers start (they would race for it)
     import torch; torch.set_num_threads(max(1, a.jobs))
     from mimflow.data import digits_tensors
-    from mimflow.evaluate import domain_classifier
+    from mimflow.fid import domain_classifier
     from mimflow.fid import to_unit
     xt, yt = digits_tensors(16, 'train'); xv, yv = digits_tensors(16, 'valid')
-    clf = domain_classifier(to_unit(xt), yt, to_unit(xv), yv, out/'domain_classifier.pt', 0)
+    clf = domain_classifier(to_unit(xt), yt, to_unit(xv), yv, out/'domain_classifier.pt', seed=0)
     print(f'domain classifier: valid acc {clf.valid_acc:.3f}', flush=True)
     # seed-major order: every variant gets seed 0 first, so a cut-short run still compares all variants
     todo = [(v, s) for s in seeds for v in a.variants if not (out/f'{v}_s{s}.json').exists()]

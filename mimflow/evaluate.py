@@ -10,12 +10,12 @@ import math, time
 from pathlib import Path
 import torch
 from torch import Tensor
-from .fid import (DomainClassifier, train_domain_classifier, compute_fid, class_accuracy, InceptionFeatures, to_unit)
+from .fid import domain_classifier, compute_fid, class_accuracy, InceptionFeatures, to_unit
 from .probe import extract_features, linear_probe
 from .flow import nll_to_bpd
 
 # %% auto #0
-__all__ = ['stack_split', 'domain_classifier', 'heldout_metrics', 'evaluate', 'format_metrics']
+__all__ = ['stack_split', 'heldout_metrics', 'evaluate', 'format_metrics']
 
 # %% ../nbs/13a_evaluate.ipynb #571ec82d
 def stack_split(dl, max_items: int|None = None) -> tuple[Tensor, Tensor]:
@@ -26,11 +26,6 @@ def stack_split(dl, max_items: int|None = None) -> tuple[Tensor, Tensor]:
         if max_items and n >= max_items: break
     x, y = torch.cat(xs), torch.cat(ys)
     return (x[:max_items], y[:max_items]) if max_items else (x, y)
-
-def domain_classifier(x_train: Tensor, y_train: Tensor, x_valid: Tensor, y_valid: Tensor, path=None, seed: int = 0) -> DomainClassifier:
-    "Load the run's domain classifier from `path`, or train it on the training split (images in [0,1]) and save it there."
-    if path is not None and Path(path).exists(): return DomainClassifier.load(path)
-    return train_domain_classifier(x_train, y_train, x_valid, y_valid, seed=seed, path=path)
 
 # %% ../nbs/13a_evaluate.ipynb #7d38cf8d
 @torch.no_grad()
@@ -58,7 +53,7 @@ def evaluate(model, x_train: Tensor, y_train: Tensor, x_valid: Tensor, y_valid: 
     torch.manual_seed(seed)
     out = heldout_metrics(model, x_valid, y_valid)
     clf = domain_classifier(to_unit(x_train), y_train, to_unit(x_valid), y_valid,
-                            None if run_dir is None else Path(run_dir)/'domain_classifier.pt', seed)
+                            None if run_dir is None else Path(run_dir)/'domain_classifier.pt', seed=seed)
     out['domain_classifier_acc'] = clf.valid_acc
     labels = torch.arange(max(c.num_classes, 1)).repeat_interleave(n_per_class) if c.num_classes else n_per_class * 10
     t = time.time()

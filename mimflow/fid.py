@@ -25,7 +25,7 @@ from .core import atomic_write, seed_everything
 # %% auto #0
 __all__ = ['to_unit', 'check_images', 'FeatureNet', 'feature_stats', 'fid_from_stats', 'fid_from_features', 'FIDScorer',
            'compute_fid', 'InceptionFeatures', 'DomainClassifier', 'TensorDL', 'tensor_dls', 'RandomShift',
-           'train_domain_classifier', 'class_accuracy', 'predict', 'digits_classifier']
+           'train_domain_classifier', 'class_accuracy', 'predict', 'domain_classifier', 'digits_classifier']
 
 # %% ../nbs/12_fid.ipynb #20c590d9
 def to_unit(x: Tensor) -> Tensor:
@@ -240,12 +240,18 @@ def predict(classifier: DomainClassifier, images: Tensor, bs: int = 256) -> Tens
     return torch.cat([classifier(x[i:i + bs].to(dev)).argmax(1).cpu() for i in range(0, len(x), bs)])
 
 # %% ../nbs/12_fid.ipynb #88807ec5
-def digits_classifier(img_size: int = 16, path=None, epochs: int = 8, seed: int = 0) -> DomainClassifier:
-    "The domain classifier of the bundled digits: loaded from `path` if it exists, else trained (and saved to `path`)."
+def domain_classifier(x_train: Tensor, y_train: Tensor, x_valid: Tensor, y_valid: Tensor, path=None, epochs: int = 8,
+                      seed: int = 0) -> DomainClassifier:
+    "The classifier saved at `path` if it exists (checked against the images' shape), else trained on the split (images in [0,1]) and saved there."
+    C, S = x_train.shape[1], x_train.shape[-1]
     if path is not None and Path(path).is_file():
         m = DomainClassifier.load(path)
-        if (m.img_size, m.in_chans) != (img_size, 1): raise ValueError(f'{path} holds a classifier for {m.in_chans}x{m.img_size}x{m.img_size} images, not 1x{img_size}x{img_size}')
+        if (m.img_size, m.in_chans) != (S, C): raise ValueError(f'{path} holds a classifier for {m.in_chans}x{m.img_size}x{m.img_size} images, not {C}x{S}x{S}')
         return m
+    return train_domain_classifier(x_train, y_train, x_valid, y_valid, epochs=epochs, seed=seed, path=path)
+
+def digits_classifier(img_size: int = 16, path=None, epochs: int = 8, seed: int = 0) -> DomainClassifier:
+    "The domain classifier of the bundled digits: loaded from `path` if it exists, else trained (and saved to `path`)."
     from mimflow.data import digits_tensors
     (xt, yt), (xv, yv) = digits_tensors(img_size, 'train'), digits_tensors(img_size, 'valid')
-    return train_domain_classifier(to_unit(xt), yt, to_unit(xv), yv, epochs=epochs, seed=seed, path=path)
+    return domain_classifier(to_unit(xt), yt, to_unit(xv), yv, path, epochs, seed)
