@@ -1,10 +1,11 @@
 #!/usr/bin/env python
 """The paper's comparison in miniature: MIMFlow against a pixel-space TarFlow, a two-stage pipeline and MIMFlow without
-masking, on the bundled 16x16 digits, at an equal parameter budget and an equal number of training steps.
+masking, on the bundled 16x16 digits, at an equal parameter budget and an equal number of training steps; and the
+pixel-space TarFlow once more, trained for as long as MIMFlow took (equal wall time).
 
-    .venv/bin/python experiments/compare.py            # full run: 4 variants x 3 seeds, 2 trainings in parallel
+    .venv/bin/python experiments/compare.py            # full run: 5 variants x 3 seeds, 2 trainings in parallel
     .venv/bin/python experiments/compare.py --quick    # smoke test: a few steps, 1 seed, into /tmp/compare_quick
-    .venv/bin/python experiments/compare.py --analyse  # decoder floor + raw-pixel probe from the saved weights
+    .venv/bin/python experiments/compare.py --analyse  # decoder floor, raw-pixel probe, guidance sweep of the saved weights
 
 Each (variant, seed) writes one JSON (and a sample grid PNG) into the output folder; finished ones are skipped, so an
 interrupted run resumes. `summary.json` holds the mean and spread over seeds; `samples_side_by_side.png` the grids.
@@ -13,9 +14,10 @@ from __future__ import annotations
 import argparse, json, math, os, subprocess, sys, time, warnings
 from pathlib import Path
 
-VARIANTS = ('mimflow', 'pixel_tarflow', 'two_stage', 'no_mask')
+VARIANTS = ('mimflow', 'pixel_tarflow', 'two_stage', 'no_mask', 'pixel_tarflow_wall')
 TITLES = dict(mimflow='MIMFlow (joint, masked)', pixel_tarflow='pixel TarFlow', two_stage='two-stage (AE, then flow)',
-              no_mask='MIMFlow, no masking')
+              no_mask='MIMFlow, no masking', pixel_tarflow_wall='pixel TarFlow, same wall time')
+NEEDS = dict(pixel_tarflow_wall=('mimflow', 'pixel_tarflow'))   # runs that must be finished first (same seed)
 METRICS = ('fid_domain', 'class_acc', 'probe_top1', 'latent_bpd', 'recon_psnr')
 SIGMA_PIX = 0.2      # TarFlow-style Gaussian noise on [-1,1] pixels (see the notebook for the choice)
 PIX_PATCH = 4        # 16x16x1 -> 16 tokens of 16 dims
@@ -195,11 +197,16 @@ def run_one(variant: str, seed: int, out: Path, quick: bool, epochs: int|None = 
         model, info['trainable_params'], last = l2.ema_model.module.model, mimflow_params, l2
         info['steps_done'] = l1.global_step + l2.global_step
         info['stage_steps'] = [l1.global_step, l2.global_step]
-    elif variant == 'pixel_tarflow':
+    elif variant in ('pixel_tarflow', 'pixel_tarflow_wall'):
         ch, hd, n = pixel_flow_width(cfg, mimflow_params)
+        epochs = cfg.epochs
+        if variant == 'pixel_tarflow_wall':                # as many epochs as fit in MIMFlow's training time, at the
+            t = {v: json.loads((out/f'{v}_s{seed}.json').read_text())['train_time_s'] for v in NEEDS[variant]}
+            epochs = max(1, round(cfg.epochs * t['mimflow'] / t['pixel_tarflow']))  # pixel flow's measured speed
+            info.update(wall_ratio=round(t['mimflow'] / t['pixel_tarflow'], 3), epochs=epochs, steps=epochs * steps_per_epoch)
         PixelTarFlow = make_pixel_flow_class()
         seed_everything(seed)
-        learn = train(PixelTarFlow(cfg, ch, hd, sigma_pix), dls, cfg.epochs)
+        learn = train(PixelTarFlow(cfg, ch, hd, sigma_pix), dls, epochs)
         model, last = learn.ema_model.module, learn
         info.update(trainable_params=n, pixel_channels=ch, pixel_head_dim=hd, sigma_pix=sigma_pix, patch=PIX_PATCH,
                     steps_done=learn.global_step)
@@ -209,7 +216,7 @@ def run_one(variant: str, seed: int, out: Path, quick: bool, epochs: int|None = 
     data = (*digits_tensors(cfg.img_size, 'train'), *digits_tensors(cfg.img_size, 'valid'))
     t1 = time.time()
     model.eval()
-    if variant == 'pixel_tarflow': met, samples = pixel_metrics(model, *data, out, n_per_class, probe_epochs, seed)
+    if variant.startswith('pixel'): met, samples = pixel_metrics(model, *data, out, n_per_class, probe_epochs, seed)
     else: met, samples = evaluate(model, *data, run_dir=out, n_per_class=n_per_class, probe_epochs=probe_epochs, seed=seed)
     info['eval_time_s'] = round(time.time() - t1, 1)
     info['metrics'] = {k: (None if v is None else float(v)) for k, v in met.items()}
@@ -231,8 +238,6 @@ def decoder_floor(out: Path) -> dict:
     the FID a perfect flow would get through this decoder. Also the held-out real images' FID, for scale."""
     torch, _ = _imports()
     torch.set_num_threads(2)
-    from mimflow.config import config_from_dict
-    from mimflow.model import MIMFlow
     from mimflow.data import digits_tensors
     from mimflow.fid import domain_classifier
     from mimflow.fid import compute_fid, to_unit
@@ -240,10 +245,8 @@ def decoder_floor(out: Path) -> dict:
     clf = domain_classifier(to_unit(xt), yt, to_unit(xv), yv, out/'domain_classifier.pt', seed=0)
     res = dict(real_heldout_297=compute_fid(to_unit(xt), to_unit(xv), clf.feature_net()))
     for f in sorted(out.glob('*_s[0-9].pt')):
-        d = torch.load(f, map_location='cpu', weights_only=False)
-        if d['info']['variant'] == 'pixel_tarflow': continue
-        cfg = config_from_dict({k: v for k, v in json.loads((out/f'{f.stem}.json').read_text())['config'].items()})
-        m = MIMFlow(cfg); m.load_state_dict(d['state']); m.eval()
+        m, info = load_saved(out, f.stem)
+        if info['variant'].startswith('pixel'): continue
         torch.manual_seed(0)
         with torch.no_grad():
             ae = m.autoencoder
@@ -252,6 +255,44 @@ def decoder_floor(out: Path) -> dict:
     from mimflow.probe import linear_probe                               # reference: the same probe on raw pixels
     res['raw_pixel_probe_top1'] = [linear_probe(xt.flatten(1), yt, xv.flatten(1), yv, epochs=30, seed=s)['top1'] for s in range(3)]
     (out/'decoder_floor.json').write_text(json.dumps(res, indent=1))
+    return res
+
+def load_saved(out: Path, stem: str):
+    "The EMA model saved as `stem`.pt (with its `stem`.json), in eval mode."
+    torch, _ = _imports()
+    from mimflow.config import config_from_dict
+    from mimflow.model import MIMFlow
+    info = json.loads((out/f'{stem}.json').read_text())
+    cfg = config_from_dict(info['config'])
+    if info['variant'].startswith('pixel'):
+        m = make_pixel_flow_class()(cfg, info['pixel_channels'], info['pixel_head_dim'], info['sigma_pix'], info['patch'])
+    else: m = MIMFlow(cfg)                 # masking acts only in train mode, so the base config serves every MIMFlow variant
+    m.load_state_dict(torch.load(out/f'{stem}.pt', map_location='cpu', weights_only=False)['state'])
+    return m.eval(), info
+
+GUIDANCE = (0., 0.25, 0.5, 0.75, 1., 1.5)
+
+def guidance_sweep(out: Path, weights=GUIDANCE, n_per_class: int = 100) -> dict:
+    """FID-domain and class accuracy of every saved model at each guidance weight (1 = the conditional flow alone,
+    0 = the null class in the guided blocks, below 1 = towards it), the same noise seed per model: each variant can
+    then be compared at its own best weight, not only at the preset's."""
+    torch, _ = _imports()
+    from mimflow.data import digits_tensors
+    from mimflow.fid import domain_classifier, compute_fid, class_accuracy, to_unit
+    xt, yt = digits_tensors(16, 'train'); xv, yv = digits_tensors(16, 'valid')
+    clf = domain_classifier(to_unit(xt), yt, to_unit(xv), yv, out/'domain_classifier.pt', seed=0)
+    fn = clf.feature_net()
+    labels = torch.arange(10).repeat_interleave(n_per_class)
+    res = {}
+    for f in sorted(out.glob('*_s[0-9].pt')):
+        m, info = load_saved(out, f.stem)
+        for w in weights:
+            g = torch.Generator().manual_seed(info['seed'])
+            s = torch.cat([m.sample(l, cfg=w, generator=g) for l in labels.split(500)])
+            res.setdefault(info['variant'], {}).setdefault(str(info['seed']), {})[str(w)] = \
+                dict(fid_domain=compute_fid(to_unit(xt), s, fn), class_acc=class_accuracy(clf, s, labels))
+        print(f.stem, {w: round(d['fid_domain'], 3) for w, d in res[info['variant']][str(info['seed'])].items()}, flush=True)
+    (out/'guidance_sweep.json').write_text(json.dumps(res, indent=1))
     return res
 
 
@@ -274,7 +315,7 @@ def summarise(out: Path, seeds) -> dict:
     fmt = lambda d, k, f: f"{d[k]['mean']:{f}} ± {d[k]['std']:{f}}" if k in d else 'n/a'
     lines = ['| variant | params | steps | FID-domain ↓ | class acc ↑ | probe top-1 ↑ | bpd | recon PSNR (dB) |', '|' + '---|' * 8]
     for v, d in summary.items():
-        bpd = fmt(d, 'latent_bpd', '.3f') + (' (pixels, not comparable)' if v == 'pixel_tarflow' else '')
+        bpd = fmt(d, 'latent_bpd', '.3f') + (' (pixels, not comparable)' if v.startswith('pixel') else '')
         lines.append(f"| {TITLES[v]} | {d['trainable_params']:,} | {d['steps']} | {fmt(d, 'fid_domain', '.1f')} | "
                      f"{fmt(d, 'class_acc', '.3f')} | {fmt(d, 'probe_top1', '.3f')} | {bpd} | {fmt(d, 'recon_psnr', '.2f')} |")
     (out/'summary.md').write_text('\n'.join(lines) + '\n')
@@ -292,6 +333,7 @@ def side_by_side(out: Path, seed: int = 0):
         a.imshow(Image.open(out/f'samples_{v}_s{seed}.png'), cmap='gray', vmin=0, vmax=255); a.axis('off'); a.set_title(TITLES[v], fontsize=9)
     fig.suptitle(f'conditional samples, one row per class (seed {seed})'); fig.tight_layout()
     fig.savefig(out/'samples_side_by_side.png', dpi=110); plt.close(fig)
+    Image.open(out/'samples_side_by_side.png').convert('L').save(out/'samples_side_by_side.png', optimize=True)  # grayscale: half the bytes
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -302,14 +344,14 @@ def main(argv=None):
     p.add_argument('--jobs', type=int, default=2, help='trainings in parallel (each uses one thread)')
     p.add_argument('--epochs', type=int, default=None, help="override the preset's epochs (debugging only)")
     p.add_argument('--sigma-pix', type=float, default=SIGMA_PIX, help='noise std on [-1,1] pixels for the pixel TarFlow')
-    p.add_argument('--analyse', action='store_true', help='only measure the decoder floor of the saved models (decoder_floor.json)')
+    p.add_argument('--analyse', action='store_true', help='only analyse the saved models: decoder floor (decoder_floor.json) and guidance sweep (guidance_sweep.json)')
     p.add_argument('--worker', nargs=2, metavar=('VARIANT', 'SEED'), help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     out = a.out or (Path('/tmp/compare_quick') if a.quick else DEFAULT_OUT)
     out.mkdir(parents=True, exist_ok=True)
     seeds = a.seeds or ([0] if a.quick else [0, 1, 2])
     if a.analyse:
-        print(json.dumps(decoder_floor(out), indent=1)); return
+        print(json.dumps(decoder_floor(out), indent=1)); guidance_sweep(out); return
     if a.worker:
         info = run_one(a.worker[0], int(a.worker[1]), out, a.quick, a.epochs, a.sigma_pix)
         print(json.dumps(dict(variant=info['variant'], seed=info['seed'], train_time_s=info['train_time_s'], **info['metrics'])))
@@ -329,7 +371,11 @@ def main(argv=None):
     env = {**os.environ, 'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1'}
     while todo or running:
         while todo and len(running) < a.jobs:
-            v, s = todo.pop(0)
+            ready = [j for j in todo if all((out/f'{d}_s{j[1]}.json').exists() for d in NEEDS.get(j[0], ()))]
+            if not ready:
+                if running: break                                       # wait for the runs it needs
+                raise SystemExit(f'cannot run {todo}: they need {[NEEDS[v] for v, _ in todo]} for the same seeds')
+            v, s = ready[0]; todo.remove((v, s))
             log = open(out/f'{v}_s{s}.log', 'w')
             cmd = [sys.executable, str(Path(__file__).resolve()), '--worker', v, str(s), '--out', str(out)] + (['--quick'] if a.quick else []) \
                   + (['--epochs', str(a.epochs)] if a.epochs else []) + ['--sigma-pix', str(a.sigma_pix)]

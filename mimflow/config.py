@@ -138,7 +138,8 @@ def tiny(**kw) -> MIMFlowConfig:
     "CPU demo preset on the bundled digits (16x16x1)."
     return MIMFlowConfig(**{**dict(name='tiny', enc_dim=96, enc_depth=3, enc_heads=3, dec_dim=96, dec_depth=3, dec_heads=3,
         flow_channels=96, flow_layers_per_block=[2, 2, 2, 2], flow_head_dim=32, w_rec=200., lr=2e-3, lr_schedule='cosine',
-        warmup_frac=0.05, nll_warmup_frac=0.3, ema_decay=0.99, batch_size=64, epochs=60, cfg=1.), **kw})
+        warmup_frac=0.05, nll_warmup_frac=0.3, ema_decay=0.99, batch_size=64, epochs=60, mask_ratio_min=0.1,
+        mask_ratio_max=0.3, mask_ratio_mean=0.3, cfg=0.5), **kw})
 
 def mimflow_l(**kw) -> MIMFlowConfig:
     "The paper's MIMFlow-L at ImageNet 256."
