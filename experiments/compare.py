@@ -11,7 +11,7 @@ Each (variant, seed) writes one JSON (and a sample grid PNG) into the output fol
 interrupted run resumes. `summary.json` holds the mean and spread over seeds; `samples_side_by_side.png` the grids.
 """
 from __future__ import annotations
-import argparse, json, math, os, subprocess, sys, time, warnings
+import argparse, io, json, os, subprocess, sys, time, warnings
 from pathlib import Path
 
 VARIANTS = ('mimflow', 'pixel_tarflow', 'two_stage', 'no_mask', 'pixel_tarflow_wall')
@@ -233,16 +233,20 @@ def train_terms_tail(learn, n: int = 50) -> dict:
     return {k: sum(r[k] for r in tr) / len(tr) for k in tr[-1] if k != 'step'}
 
 
+def digits_and_classifier(out: Path):
+    "The digits' train and held-out splits in [-1,1] and the shared domain classifier of `out` (trained once, then loaded)."
+    from mimflow.data import digits_tensors
+    from mimflow.fid import domain_classifier, to_unit
+    xt, yt = digits_tensors(16, 'train'); xv, yv = digits_tensors(16, 'valid')
+    return xt, yt, xv, yv, domain_classifier(to_unit(xt), yt, to_unit(xv), yv, out/'domain_classifier.pt', seed=0)
+
 def decoder_floor(out: Path) -> dict:
     """FID-domain of MIMFlow reconstructions decode(encode(x) + sigma*eps) of 1,000 training images, per saved model:
     the FID a perfect flow would get through this decoder. Also the held-out real images' FID, for scale."""
     torch, _ = _imports()
     torch.set_num_threads(2)
-    from mimflow.data import digits_tensors
-    from mimflow.fid import domain_classifier
     from mimflow.fid import compute_fid, to_unit
-    xt, yt = digits_tensors(16, 'train'); xv, yv = digits_tensors(16, 'valid')
-    clf = domain_classifier(to_unit(xt), yt, to_unit(xv), yv, out/'domain_classifier.pt', seed=0)
+    xt, yt, xv, yv, clf = digits_and_classifier(out)
     res = dict(real_heldout_297=compute_fid(to_unit(xt), to_unit(xv), clf.feature_net()))
     for f in sorted(out.glob('*_s[0-9].pt')):
         m, info = load_saved(out, f.stem)
@@ -277,10 +281,8 @@ def guidance_sweep(out: Path, weights=GUIDANCE, n_per_class: int = 100) -> dict:
     0 = the null class in the guided blocks, below 1 = towards it), the same noise seed per model: each variant can
     then be compared at its own best weight, not only at the preset's."""
     torch, _ = _imports()
-    from mimflow.data import digits_tensors
-    from mimflow.fid import domain_classifier, compute_fid, class_accuracy, to_unit
-    xt, yt = digits_tensors(16, 'train'); xv, yv = digits_tensors(16, 'valid')
-    clf = domain_classifier(to_unit(xt), yt, to_unit(xv), yv, out/'domain_classifier.pt', seed=0)
+    from mimflow.fid import compute_fid, class_accuracy, to_unit
+    xt, _, _, _, clf = digits_and_classifier(out)
     fn = clf.feature_net()
     labels = torch.arange(10).repeat_interleave(n_per_class)
     res = {}
@@ -332,8 +334,8 @@ def side_by_side(out: Path, seed: int = 0):
     for a, v in zip(axs[0], vs):
         a.imshow(Image.open(out/f'samples_{v}_s{seed}.png'), cmap='gray', vmin=0, vmax=255); a.axis('off'); a.set_title(TITLES[v], fontsize=9)
     fig.suptitle(f'conditional samples, one row per class (seed {seed})'); fig.tight_layout()
-    fig.savefig(out/'samples_side_by_side.png', dpi=110); plt.close(fig)
-    Image.open(out/'samples_side_by_side.png').convert('L').save(out/'samples_side_by_side.png', optimize=True)  # grayscale: half the bytes
+    buf = io.BytesIO(); fig.savefig(buf, dpi=110); plt.close(fig)
+    Image.open(buf).convert('L').save(out/'samples_side_by_side.png', optimize=True)  # grayscale: half the bytes
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -358,11 +360,7 @@ def main(argv=None):
         return
     # the shared domain classifier, trained once before the workers start (they would race for it)
     import torch; torch.set_num_threads(max(1, a.jobs))
-    from mimflow.data import digits_tensors
-    from mimflow.fid import domain_classifier
-    from mimflow.fid import to_unit
-    xt, yt = digits_tensors(16, 'train'); xv, yv = digits_tensors(16, 'valid')
-    clf = domain_classifier(to_unit(xt), yt, to_unit(xv), yv, out/'domain_classifier.pt', seed=0)
+    clf = digits_and_classifier(out)[-1]
     print(f'domain classifier: valid acc {clf.valid_acc:.3f}', flush=True)
     # seed-major order: every variant gets seed 0 first, so a cut-short run still compares all variants
     todo = [(v, s) for s in seeds for v in a.variants if not (out/f'{v}_s{s}.json').exists()]
