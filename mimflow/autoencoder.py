@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn, Tensor
 from .config import MIMFlowConfig
-from .core import count_params
+from .core import count_params, shard_randn
 from .encoder import Encoder
 from .decoder import Decoder
 from .aux_heads import AuxHeads
@@ -22,9 +22,11 @@ class MaskedAutoencoder(nn.Module):
     "MIMFlow's masked autoencoder: `encode(x) -> l (B,N,C)` (masked in train mode), `decode(l) -> x_hat (B,C,H,W)`, aux losses."
     def __init__(self, cfg: MIMFlowConfig):
         super().__init__()
-        self.cfg = cfg
-        self.encoder, self.decoder = Encoder(cfg), Decoder(cfg)
-        self.aux = AuxHeads(cfg) if (cfg.aux_hog or cfg.aux_teachers or cfg.repa) else None
+        self.cfg, geo = cfg, cfg.geometry
+        self.encoder = Encoder(geo, cfg.encoder, cfg.mask)
+        self.decoder = Decoder(geo, cfg.decoder, rope=cfg.encoder.rope)       # MAETok: the decoder follows the encoder's RoPE
+        a = cfg.aux
+        self.aux = AuxHeads(geo, a) if (a.hog or a.teachers or a.repa) else None
 
     def encode_with_mask(self, x: Tensor, mask_ratio: Tensor|float|None = None) -> tuple[Tensor, Tensor, Tensor]:
         "Latent l (B,N,C), the mask used (B,P,1; zeros in eval mode) and pre-projection features h (B,N,D_e)."
@@ -35,8 +37,8 @@ class MaskedAutoencoder(nn.Module):
     def decode(self, l: Tensor) -> Tensor: return self.decoder(l)                 # (B,C,H,W)
 
     def add_noise(self, l: Tensor) -> Tensor:
-        "l~ = l + sigma*gamma*eps (brief §1.1 step 5)."
-        return l + self.cfg.sigma * self.cfg.noise_gamma * torch.randn_like(l)
+        "l~ = l + sigma*gamma*eps, the same draws however the batch is split across processes."
+        return l + self.cfg.sigma * self.cfg.noise_gamma * shard_randn(*l.shape, device=l.device).to(l.dtype)
 
     def aux_losses(self, l_noisy: Tensor, x: Tensor, mask: Tensor) -> dict[str, Tensor]:
         "Unweighted auxiliary losses ({} when none is configured)."

@@ -14,15 +14,15 @@ import timm
 from torch import nn, Tensor
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.models.vision_transformer import checkpoint_filter_fn
-from .config import MIMFlowConfig
+from .config import Geometry, AuxConfig
 from .core import count_params
-from .encoder import check_images, load_checked, read_state_dict
+from .vit import check_images, load_checked, read_state_dict
 from .decoder import LatentDecoder, check_latent
 
 # %% auto #0
 __all__ = ['TEACHERS', 'sobel_gradients', 'orientation_histogram', 'hog_features', 'masked_mean', 'masked_mse', 'masked_neg_cos',
-           'CNNTeacher', 'TimmTeacher', 'build_teacher', 'teacher_param_count', 'AuxHead', 'repeat_to', 'RepaProjector',
-           'AuxHeads']
+           'CNNTeacher', 'TimmTeacher', 'check_teacher', 'build_teacher', 'teacher_param_count', 'AuxHead', 'repeat_to',
+           'RepaProjector', 'AuxHeads']
 
 # %% ../nbs/08_aux.ipynb #9a0a7969
 def sobel_gradients(x: Tensor) -> tuple[Tensor, Tensor]:
@@ -89,11 +89,11 @@ class CNNTeacher(nn.Module):
 
 class TimmTeacher(nn.Module):
     "A frozen timm ViT built with pretrained=False at the preset's size, loaded from a local file -> patch tokens (B,P,D)."
-    def __init__(self, arch: str, cfg: MIMFlowConfig, path, name: str = 'teacher', **model_kw):
+    def __init__(self, arch: str, geo: Geometry, path, name: str = 'teacher', **model_kw):
         super().__init__()
         sd = read_state_dict(path, f'teacher {name!r}')
         with torch.device('meta'):
-            model = timm.create_model(arch, pretrained=False, num_classes=0, img_size=cfg.img_size, patch_size=cfg.patch_size, **model_kw)
+            model = timm.create_model(arch, pretrained=False, num_classes=0, img_size=geo.img_size, patch_size=geo.patch_size, **model_kw)
         load_checked(model, checkpoint_filter_fn(sd, model), path, f'{arch} teacher {name!r}', assign=True)
         if any(t.is_meta for t in model.state_dict(keep_vars=True).values()) or any(b.is_meta for b in model.buffers()):
             raise ValueError(f'teacher {name!r}: {arch} has tensors that {str(path)!r} does not provide')
@@ -106,29 +106,34 @@ class TimmTeacher(nn.Module):
         x = ((x + 1) / 2).expand(-1, 3, -1, -1) if x.shape[1] == 1 else (x + 1) / 2
         return self.model.forward_features((x - self.mean) / self.std)[:, self.model.num_prefix_tokens:]
 
-def build_teacher(name: str, cfg: MIMFlowConfig) -> nn.Module:
-    "The frozen teacher `name` for `cfg`; timm teachers need `cfg.teacher_paths[name]` on local disk."
+def check_teacher(name: str, paths: dict):
+    "Raise a one-line error unless teacher `name` can be built: known, and (timm teachers) its weights file on disk."
     if name not in TEACHERS: raise ValueError(f'unknown teacher {name!r}; choose from {sorted(TEACHERS)}')
-    if name == 'cnn': return CNNTeacher(cfg.in_chans, cfg.patch_size, TEACHERS['cnn']['dim'])
-    path = cfg.teacher_paths.get(name)
-    if not path or not Path(path).is_file():
-        raise FileNotFoundError(f'teacher {name!r} needs local weights: cfg.teacher_paths[{name!r}] = {path!r} is not a file '
-                                f"(nothing is downloaded; provide a {TEACHERS[name]['arch']} state dict, or use the 'cnn' teacher)")
-    return TimmTeacher(TEACHERS[name]['arch'], cfg, path, name)
+    path = paths.get(name)
+    if name != 'cnn' and (not path or not Path(path).is_file()):
+        raise FileNotFoundError(f"teacher {name!r} needs local weights: set aux.teacher_paths.{name}=FILE (a {TEACHERS[name]['arch']} "
+                                f"state dict; {'no file given' if not path else repr(str(path)) + ' is not a file'}), "
+                                "or use the stand-in with aux.teachers=cnn; nothing is downloaded")
 
-def teacher_param_count(name: str, cfg: MIMFlowConfig) -> int:
-    "Parameters of teacher `name` at `cfg`'s size, counted on the meta device (no weights, no memory)."
-    if name == 'cnn': return count_params(CNNTeacher(cfg.in_chans, cfg.patch_size, TEACHERS['cnn']['dim']))
+def build_teacher(name: str, geo: Geometry, paths: dict|None = None) -> nn.Module:
+    "The frozen teacher `name` at `geo`'s size; timm teachers are read from `paths[name]` on local disk."
+    check_teacher(name, paths or {})
+    if name == 'cnn': return CNNTeacher(geo.in_chans, geo.patch_size, TEACHERS['cnn']['dim'])
+    return TimmTeacher(TEACHERS[name]['arch'], geo, paths[name], name)
+
+def teacher_param_count(name: str, geo: Geometry) -> int:
+    "Parameters of teacher `name` at `geo`'s size, counted on the meta device (no weights, no memory)."
+    if name == 'cnn': return count_params(CNNTeacher(geo.in_chans, geo.patch_size, TEACHERS['cnn']['dim']))
     with torch.device('meta'):
-        return count_params(timm.create_model(TEACHERS[name]['arch'], pretrained=False, num_classes=0, img_size=cfg.img_size, patch_size=cfg.patch_size))
+        return count_params(timm.create_model(TEACHERS[name]['arch'], pretrained=False, num_classes=0, img_size=geo.img_size, patch_size=geo.patch_size))
 
 # %% ../nbs/08_aux.ipynb #1056e037
 class AuxHead(nn.Module):
     "Small latent-query decoder: noisy latent (B,N,C) -> predictions (B,P,out_dim) at every image position."
-    def __init__(self, cfg: MIMFlowConfig, out_dim: int):
+    def __init__(self, geo: Geometry, aux: AuxConfig, out_dim: int):
         super().__init__()
-        self.core = LatentDecoder(cfg, cfg.aux_dim, cfg.aux_depth, cfg.aux_heads, cls_token=False)
-        self.proj = nn.Linear(cfg.aux_dim, out_dim)
+        self.core = LatentDecoder(geo, aux.dim, aux.depth, aux.heads, aux.mlp_ratio, cls_token=False)
+        self.proj = nn.Linear(aux.dim, out_dim)
     def forward(self, l: Tensor) -> Tensor: return self.proj(self.core(l))
 
 def repeat_to(y: Tensor, P: int) -> Tensor:
@@ -137,50 +142,50 @@ def repeat_to(y: Tensor, P: int) -> Tensor:
 
 class RepaProjector(nn.Module):
     "REPA MLP per latent token, C -> hidden -> hidden -> out_dim (SiLU), repeated onto the P patch slots."
-    def __init__(self, cfg: MIMFlowConfig, out_dim: int):
+    def __init__(self, geo: Geometry, hidden: int, out_dim: int):
         super().__init__()
-        C, h = cfg.latent_dim, cfg.repa_hidden
-        self.P = cfg.num_patches
+        C, h = geo.latent_dim, hidden
+        self.P = geo.num_patches
         self.mlp = nn.Sequential(nn.Linear(C, h), nn.SiLU(), nn.Linear(h, h), nn.SiLU(), nn.Linear(h, out_dim))
     def forward(self, l: Tensor) -> Tensor: return repeat_to(self.mlp(l), self.P)   # (B,P,out_dim)
 
 # %% ../nbs/08_aux.ipynb #7a628f8e
 class AuxHeads(nn.Module):
     "Auxiliary MIM losses on the noisy latent: `forward(l_noisy, x_clean, mask) -> {'hog', 'teacher_<name>', 'repa'}`, unweighted."
-    def __init__(self, cfg: MIMFlowConfig, repa_teacher: str|None = None):
+    def __init__(self, geo: Geometry, aux: AuxConfig, repa_teacher: str|None = None):
         super().__init__()
-        self.cfg = cfg
-        for t in cfg.aux_teachers:
-            if t not in TEACHERS: raise ValueError(f'unknown teacher {t!r} in cfg.aux_teachers; choose from {sorted(TEACHERS)}')
-        self.repa_teacher = repa_teacher or (cfg.aux_teachers[0] if cfg.aux_teachers else 'cnn')
+        self.geo, self.aux = geo, aux
+        for t in aux.teachers:
+            if t not in TEACHERS: raise ValueError(f'unknown teacher {t!r} in aux.teachers; choose from {sorted(TEACHERS)}')
+        self.repa_teacher = repa_teacher or (aux.teachers[0] if aux.teachers else 'cnn')
         dim = lambda t: TEACHERS[t]['dim']
-        heads = {'hog': AuxHead(cfg, 9 * cfg.in_chans)} if cfg.aux_hog else {}
-        self.heads = nn.ModuleDict({**heads, **{f'teacher_{t}': AuxHead(cfg, dim(t)) for t in cfg.aux_teachers}})
-        self.repa = RepaProjector(cfg, dim(self.repa_teacher)) if cfg.repa else None
+        heads = {'hog': AuxHead(geo, aux, 9 * geo.in_chans)} if aux.hog else {}
+        self.heads = nn.ModuleDict({**heads, **{f'teacher_{t}': AuxHead(geo, aux, dim(t)) for t in aux.teachers}})
+        self.repa = RepaProjector(geo, aux.repa_hidden, dim(self.repa_teacher)) if aux.repa else None
         self.teachers = {}                                                # plain dict: outside parameters()/state_dict()
         if 'cnn' in self.teacher_names(): self.teacher('cnn')
 
     def teacher_names(self) -> list[str]:
-        return list(dict.fromkeys(list(self.cfg.aux_teachers) + ([self.repa_teacher] if self.repa is not None else [])))
+        return list(dict.fromkeys(list(self.aux.teachers) + ([self.repa_teacher] if self.repa is not None else [])))
 
     def teacher(self, name: str) -> nn.Module:
         "The frozen teacher `name`, built on first use."
-        if name not in self.teachers: self.teachers[name] = build_teacher(name, self.cfg)
+        if name not in self.teachers: self.teachers[name] = build_teacher(name, self.geo, self.aux.teacher_paths)
         return self.teachers[name]
 
     def frozen_param_counts(self) -> dict[str, int]:
         "Parameters of every configured teacher (built or not), for the parameter breakdown."
-        return {f'teacher_{t}': count_params(self.teachers[t]) if t in self.teachers else teacher_param_count(t, self.cfg)
+        return {f'teacher_{t}': count_params(self.teachers[t]) if t in self.teachers else teacher_param_count(t, self.geo)
                 for t in self.teacher_names()}
 
     def forward(self, l: Tensor, x: Tensor, mask: Tensor) -> dict[str, Tensor]:
-        check_latent(l, self.cfg); check_images(x, self.cfg)
-        B, P = l.shape[0], self.cfg.num_patches
+        check_latent(l, self.geo); check_images(x, self.geo)
+        B, P = l.shape[0], self.geo.num_patches
         if tuple(mask.shape) not in ((B, P), (B, P, 1)): raise ValueError(f'expected a mask (B,{P},1), got shape {tuple(mask.shape)}')
         teachers = {t: self.teacher(t).to(x.device) for t in self.teacher_names()}   # fail fast on absent weights
         with torch.no_grad(): feats = {t: m(x).float() for t, m in teachers.items()}   # (B,P,D_t) each
         m, out = mask.reshape(B, P), {}
-        if 'hog' in self.heads: out['hog'] = masked_mse(self.heads['hog'](l), hog_features(x, self.cfg.patch_size), m)
-        for t in self.cfg.aux_teachers: out[f'teacher_{t}'] = masked_neg_cos(self.heads[f'teacher_{t}'](l), feats[t], m)
+        if 'hog' in self.heads: out['hog'] = masked_mse(self.heads['hog'](l), hog_features(x, self.geo.patch_size), m)
+        for t in self.aux.teachers: out[f'teacher_{t}'] = masked_neg_cos(self.heads[f'teacher_{t}'](l), feats[t], m)
         if self.repa is not None: out['repa'] = masked_neg_cos(self.repa(l), feats[self.repa_teacher])
         return out

@@ -1,4 +1,4 @@
-"""`MIMFlowConfig` and the named presets: `micro` (unit tests), `tiny` (the CPU demo on digits) and `mimflow_l` (the paper's ImageNet-256 model).
+"""`MIMFlowConfig`, grouped into small typed sub-configs with dotted names (`flow.channels`), saved as JSON, and the named presets: `micro` (unit tests), `tiny` (the CPU demo on digits) and `mimflow_l` (the paper's ImageNet-256 model).
 
 Docs: https://mimflow.github.io/mimflow/config.html.md"""
 
@@ -6,155 +6,425 @@ Docs: https://mimflow.github.io/mimflow/config.html.md"""
 
 # %% ../nbs/01_config.ipynb #4af82024
 from __future__ import annotations
-import dataclasses, json
-from dataclasses import dataclass, field, asdict
+import dataclasses, json, math, typing
+from dataclasses import dataclass, field, fields, asdict, is_dataclass
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['presets', 'MIMFlowConfig', 'config_to_dict', 'config_from_dict', 'save_config', 'load_config', 'replace', 'micro',
-           'tiny', 'mimflow_l', 'get_preset']
+__all__ = ['CONFIG_VERSION', 'presets', 'Geometry', 'DataConfig', 'MaskConfig', 'ViTConfig', 'EncoderConfig', 'DecoderConfig',
+           'FlowConfig', 'AuxConfig', 'LossConfig', 'OptimConfig', 'Phase2Config', 'SamplingConfig', 'MIMFlowConfig',
+           'config_to_dict', 'flat_items', 'resolve_key', 'coerce', 'config_from_dict', 'replace', 'save_config',
+           'load_config', 'micro', 'tiny', 'mimflow_l', 'small', 'get_preset']
 
 # %% ../nbs/01_config.ipynb #a1c4a642
+def _need(ok: bool, msg: str):
+    if not ok: raise ValueError(msg)
+
+@dataclass(frozen=True)
+class Geometry:
+    "Image and latent shapes: (in_chans, img_size, img_size) images, patch_size² patches, (num_tokens, latent_dim) latents."
+    img_size: int
+    in_chans: int
+    patch_size: int
+    num_tokens: int
+    latent_dim: int
+    @property
+    def grid(self) -> int: return self.img_size // self.patch_size        # patches per side
+    @property
+    def num_patches(self) -> int: return self.grid ** 2                    # P
+    @property
+    def patch_dim(self) -> int: return self.patch_size ** 2 * self.in_chans
+
+# %% ../nbs/01_config.ipynb #0355bda9
+@dataclass
+class DataConfig:
+    "Where the images come from, how they are split and loaded."
+    source: str = 'digits'          # 'digits' (bundled), 'fashion-mnist' (or a folder of its IDX files), or an image folder
+    valid_pct: float = 0.1          # held-out share of an image folder that has no train/ and val/ folders
+    split_seed: int = 42            # seed of that split and of the stratified evaluation subsets
+    flip: bool = False              # random horizontal flips in training
+    workers: int = 0                # DataLoader worker processes (image folders)
+    skip_bad: bool = False          # leave unreadable or too-small images out (listed) instead of stopping
+    def __post_init__(self):
+        _need(0 < self.valid_pct < 1, f'data.valid_pct must lie in (0, 1), got {self.valid_pct}')
+        _need(self.workers >= 0, f'data.workers must be >= 0, got {self.workers}')
+
+@dataclass
+class MaskConfig:
+    "One mask ratio per batch (or per image) from N(mean, std²) truncated to [min, max]."
+    min: float = 0.4
+    max: float = 0.6
+    mean: float = 0.6
+    std: float = 0.25
+    per_sample: bool = False        # one ratio per image instead of per batch
+    def __post_init__(self):
+        _need(0 <= self.min <= self.max < 1, f'mask ratio range [mask.min, mask.max] = [{self.min}, {self.max}] must lie in [0, 1)')
+        _need(self.std > 0, f'mask.std must be > 0, got {self.std}')
+
+@dataclass
+class ViTConfig:
+    "A stack of ViT blocks."
+    dim: int = 48                   # width
+    depth: int = 2                  # blocks
+    heads: int = 3                  # attention heads
+    mlp_ratio: float = 4.           # MLP hidden = mlp_ratio * dim
+    drop_path: float = 0.           # stochastic depth rate of the last block
+    def __post_init__(self):
+        _need(self.dim > 0 and self.depth > 0 and self.heads > 0, f'ViT dim, depth and heads must be positive, got {self.dim}, {self.depth}, {self.heads}')
+        _need(self.dim % self.heads == 0, f'ViT width {self.dim} is not a multiple of its {self.heads} heads')
+        _need(0 <= self.drop_path < 1, f'drop_path must lie in [0, 1), got {self.drop_path}')
+
+@dataclass
+class EncoderConfig(ViTConfig):
+    "The encoder's ViT, its positions and its optional DINOv2 initialisation."
+    rope: bool = False              # 2-D RoPE-mixed on the patch tokens
+    pretrained: str|None = None     # local file of DINOv2 weights to start from (nothing is downloaded)
+
+@dataclass
+class DecoderConfig(ViTConfig):
+    "The decoder's ViT."
+    drop_path: float = 0.05
+
+@dataclass
+class FlowConfig:
+    "The normalizing flow: K meta-blocks of causal transformer layers."
+    channels: int = 48              # transformer width
+    layers_per_block: list[int] = field(default_factory=lambda: [1, 1, 1, 3])   # data -> noise order: deep block last
+    head_dim: int = 16
+    mlp_ratio: float = 4.
+    label_drop: float = 0.1         # probability of replacing a training label by the null class
+    def __post_init__(self):
+        self.layers_per_block = list(self.layers_per_block)
+        _need(len(self.layers_per_block) > 0 and min(self.layers_per_block) > 0, f'flow.layers_per_block must be positive, got {self.layers_per_block}')
+        _need(self.channels % self.head_dim == 0, f'flow.channels {self.channels} is not a multiple of flow.head_dim {self.head_dim}')
+        _need(0 <= self.label_drop < 1, f'flow.label_drop must lie in [0, 1), got {self.label_drop}')
+
+@dataclass
+class AuxConfig(ViTConfig):
+    "Phase-1 auxiliary heads (their ViT size), teachers and REPA."
+    dim: int = 32
+    depth: int = 1
+    heads: int = 2
+    teachers: tuple[str, ...] = ('cnn',)                    # any of 'cnn', 'dinov2', 'siglip'
+    teacher_paths: dict[str, str] = field(default_factory=dict)   # teacher -> local weights file
+    hog: bool = True
+    repa: bool = True
+    repa_hidden: int = 64
+    def __post_init__(self):
+        super().__post_init__(); self.teachers = tuple(self.teachers)
+
+@dataclass
+class LossConfig:
+    "Weights of the loss terms (the reconstruction MSE is in [0,1] pixel units, as in the paper)."
+    nll: float = 1.
+    rec: float = 1.
+    perc: float = 0.
+    teacher: float = 1.
+    hog: float = 1.
+    repa: float = 0.1
+    gan: float = 0.05               # phase 2
+    def __post_init__(self):
+        for f in fields(self): _need(getattr(self, f.name) >= 0, f'loss.{f.name} must be >= 0, got {getattr(self, f.name)}')
+
+@dataclass
+class OptimConfig:
+    "Phase-1 optimisation: AdamW, schedule, clipping, EMA, batch."
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.95)
+    wd: float = 1e-4
+    clip: float = 1.
+    ema_decay: float = 0.999
+    batch_size: int = 64            # per step, over all processes (the global batch)
+    grad_accum: int = 1             # micro-batches per step: each process holds batch_size / (processes * grad_accum)
+    epochs: int = 10
+    steps: int|None = None          # total optimizer steps, when set: overrides epochs (the last epoch is cut short)
+    schedule: str = 'constant'      # 'constant' (the paper) or 'cosine' (linear warmup, then cosine decay to 0)
+    warmup_frac: float = 0.         # share of the steps spent warming up (cosine only)
+    nll_warmup_frac: float = 0.     # share of the steps over which the NLL weight ramps up from 0 (0 in the paper)
+    validate: bool = True           # a validation pass after every epoch
+    def __post_init__(self):
+        self.betas = tuple(self.betas)
+        _need(self.lr > 0, f'optim.lr must be > 0, got {self.lr}')
+        _need(self.batch_size >= 1, f'optim.batch_size must be >= 1, got {self.batch_size}')
+        _need(self.grad_accum >= 1, f'optim.grad_accum must be >= 1, got {self.grad_accum}')
+        _need(self.epochs >= 1, f'optim.epochs must be >= 1, got {self.epochs}')
+        _need(self.steps is None or self.steps >= 1, f'optim.steps must be >= 1, got {self.steps}')
+        _need(0 <= self.ema_decay < 1, f'optim.ema_decay must lie in [0, 1), got {self.ema_decay}')
+        _need(self.schedule in ('constant', 'cosine'), f"optim.schedule must be 'constant' or 'cosine', got {self.schedule!r}")
+
+@dataclass
+class Phase2Config:
+    "Phase 2: the decoder fine-tuned with perceptual and GAN losses, everything else frozen."
+    epochs: int = 2
+    lr: float = 1e-4
+    disc_ndf: int = 16              # PatchGAN width (64 in the paper)
+    disc_layers: int = 2            # PatchGAN downsampling layers (3 in the paper)
+    mask: bool = True               # encode masked images, as in phase 1
+    def __post_init__(self):
+        _need(self.epochs >= 1, f'phase2.epochs must be >= 1, got {self.epochs}')
+        _need(self.lr > 0, f'phase2.lr must be > 0, got {self.lr}')
+
+@dataclass
+class SamplingConfig:
+    "How samples are drawn: guidance, temperature, denoising, the inverse's solver."
+    guidance: float = 1.            # w in a = a_c + w (a_c - a_u): 0 = the conditional flow alone
+    interval: float = 0.25          # no guidance on steps whose ramp (t+1)/(N-1) is below this
+    annealed: bool = True           # ramp the weight along the sequence, w_t = w (t+1)/(N-1)
+    rule: str = 'ab'                # 'ab' (TarFlow) or 'gaussian' (STARFlow)
+    temperature: float = 1.         # scale of the base noise
+    denoise_lr: float = 0.          # step along the flow's score after sampling; 1 = Tweedie's posterior mean
+    solver: str = 'cached'          # 'cached' (one token at a time) or 'jacobi' (groups of tokens by fixed-point iteration)
+    group_size: int|None = None     # jacobi: steps per group (None = all of them)
+    tol: float = 1e-5               # jacobi: stop a group when no token moves more than this
+    batch_size: int = 256           # samples drawn per chunk (bounds memory)
+    def __post_init__(self):
+        _need(self.guidance >= 0, f'sampling.guidance must be >= 0, got {self.guidance}')
+        _need(self.temperature > 0, f'sampling.temperature must be > 0, got {self.temperature}')
+        _need(self.rule in ('ab', 'gaussian'), f"sampling.rule must be 'ab' or 'gaussian', got {self.rule!r}")
+        _need(self.solver in ('cached', 'jacobi'), f"sampling.solver must be 'cached' or 'jacobi', got {self.solver!r}")
+        _need(self.group_size is None or self.group_size >= 1, f'sampling.group_size must be >= 1, got {self.group_size}')
+        _need(self.batch_size >= 1, f'sampling.batch_size must be >= 1, got {self.batch_size}')
+
+# %% ../nbs/01_config.ipynb #e2276add
+CONFIG_VERSION = 2
+
 @dataclass
 class MIMFlowConfig:
     "Everything that defines a MIMFlow model and its training run."
     name: str = 'custom'
-    # data
-    img_size: int = 16             # image height = width, pixels
-    in_chans: int = 1              # 1 (grayscale) or 3 (RGB)
-    patch_size: int = 4            # ViT patch size p
-    num_classes: int = 10          # classes for conditioning; 0 = unconditional
-    # latent
-    num_latent_tokens: int = 8     # N
-    latent_dim: int = 8            # C
-    sigma: float = 0.3             # fixed latent noise scale
-    noise_gamma: float = 1.0       # multiplier on the noise (0 turns it off)
-    # masking: one ratio per batch from N(mean, std) truncated to [min, max]
-    mask_ratio_min: float = 0.4
-    mask_ratio_max: float = 0.6
-    mask_ratio_mean: float = 0.6
-    mask_ratio_std: float = 0.25
-    mask_per_sample: bool = False  # draw one ratio per image instead of per batch
-    # encoder (ViT with latent tokens)
-    enc_dim: int = 48
-    enc_depth: int = 2
-    enc_heads: int = 3
-    enc_mlp_ratio: float = 4.
-    enc_drop_path: float = 0.
-    enc_rope: bool = False         # 2-D RoPE on the patch tokens
-    enc_pretrained: str|None = None  # local path to DINOv2 weights for the encoder init
-    # decoder
-    dec_dim: int = 48
-    dec_depth: int = 2
-    dec_heads: int = 3
-    dec_mlp_ratio: float = 4.
-    dec_drop_path: float = 0.05
-    # flow
-    flow_channels: int = 48
-    flow_layers_per_block: list = field(default_factory=lambda: [1, 1, 1, 3])  # deep block last
-    flow_head_dim: int = 16
-    flow_mlp_ratio: float = 4.
-    label_drop: float = 0.1        # p of replacing a label by the null class in training
-    # auxiliary MIM heads (phase 1)
-    aux_dim: int = 32
-    aux_depth: int = 1
-    aux_heads: int = 2
-    aux_teachers: tuple = ('cnn',) # any of 'cnn', 'dinov2', 'siglip'
-    teacher_paths: dict = field(default_factory=dict)  # teacher name -> local weights file
-    aux_hog: bool = True
-    repa: bool = True
-    repa_hidden: int = 64
-    # loss weights (reconstruction MSE is in [0,1] pixel units, as in the paper)
-    w_nll: float = 1.
-    w_rec: float = 1.
-    w_perc: float = 0.
-    w_teacher: float = 1.
-    w_hog: float = 1.
-    w_repa: float = 0.1
-    w_gan: float = 0.05            # phase 2
-    # optimisation
-    lr: float = 1e-3
-    betas: tuple = (0.9, 0.95)
-    wd: float = 1e-4
-    clip: float = 1.
-    ema_decay: float = 0.999
-    batch_size: int = 64
-    epochs: int = 10
-    lr_schedule: str = 'constant'  # 'constant' (the paper) or 'cosine' (decay to 0 after a linear warmup)
-    warmup_frac: float = 0.        # share of the steps spent warming up (cosine only)
-    nll_warmup_frac: float = 0.    # share of the steps over which the NLL weight ramps up from 0 (0 in the paper)
-    # phase 2: decoder fine-tuning with perceptual + GAN losses, flow and encoder frozen
-    phase2_epochs: int = 2
-    phase2_lr: float = 1e-4
-    disc_ndf: int = 16             # PatchGAN width (64 in the paper)
-    disc_layers: int = 2           # PatchGAN downsampling layers (3 in the paper)
-    # sampling
-    cfg: float = 1.                # classifier-free guidance weight
-    guidance_interval: float = 0.25
-    annealed: bool = True
-    temperature: float = 1.
-    denoise_lr: float = 0.         # 1.0 = Tweedie's posterior mean
+    img_size: int = 16              # image height = width, pixels
+    in_chans: int = 1               # 1 (grayscale) or 3 (RGB)
+    patch_size: int = 4             # ViT patch size p
+    num_classes: int = 10           # classes for conditioning; 0 = unconditional
+    num_latent_tokens: int = 8      # N
+    latent_dim: int = 8             # C
+    sigma: float = 0.3              # fixed latent noise scale
+    noise_gamma: float = 1.         # multiplier on the noise (0 turns it off)
+    data: DataConfig = field(default_factory=DataConfig)
+    mask: MaskConfig = field(default_factory=MaskConfig)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)
+    flow: FlowConfig = field(default_factory=FlowConfig)
+    aux: AuxConfig = field(default_factory=AuxConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    phase2: Phase2Config = field(default_factory=Phase2Config)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    version: int = CONFIG_VERSION
 
     @property
-    def grid(self) -> int: return self.img_size // self.patch_size      # patches per side
+    def geometry(self) -> Geometry:
+        return Geometry(self.img_size, self.in_chans, self.patch_size, self.num_latent_tokens, self.latent_dim)
     @property
-    def num_patches(self) -> int: return self.grid ** 2                  # P
+    def grid(self) -> int: return self.geometry.grid
     @property
-    def patch_dim(self) -> int: return self.patch_size ** 2 * self.in_chans
+    def num_patches(self) -> int: return self.geometry.num_patches
 
     def __post_init__(self):
-        if self.img_size % self.patch_size: raise ValueError(f'img_size {self.img_size} is not a multiple of patch_size {self.patch_size}')
-        if self.in_chans not in (1, 3): raise ValueError(f'in_chans must be 1 or 3, got {self.in_chans}')
-        if not 0 <= self.mask_ratio_min <= self.mask_ratio_max < 1: raise ValueError(f'mask ratio range [{self.mask_ratio_min}, {self.mask_ratio_max}] must lie in [0, 1)')
-        if self.flow_channels % self.flow_head_dim: raise ValueError(f'flow_channels {self.flow_channels} is not a multiple of flow_head_dim {self.flow_head_dim}')
-        self.flow_layers_per_block = list(self.flow_layers_per_block)
-        self.aux_teachers, self.betas = tuple(self.aux_teachers), tuple(self.betas)
-        if self.lr_schedule not in ('constant', 'cosine'): raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
+        _need(self.img_size > 0 and self.patch_size > 0, f'img_size and patch_size must be positive, got {self.img_size}, {self.patch_size}')
+        _need(self.img_size % self.patch_size == 0, f'img_size {self.img_size} is not a multiple of patch_size {self.patch_size}')
+        _need(self.in_chans in (1, 3), f'in_chans must be 1 or 3, got {self.in_chans}')
+        _need(self.num_classes >= 0, f'num_classes must be >= 0 (0 = unconditional), got {self.num_classes}')
+        _need(self.num_latent_tokens >= 2 and self.latent_dim >= 1, f'the latent needs >= 2 tokens of >= 1 dims, got {self.num_latent_tokens} x {self.latent_dim}')
+        _need(self.sigma >= 0 and self.noise_gamma >= 0, f'sigma and noise_gamma must be >= 0, got {self.sigma}, {self.noise_gamma}')
+        _need(self.version == CONFIG_VERSION, f'config version {self.version} is not the version {CONFIG_VERSION} this mimflow reads')
 
-# %% ../nbs/01_config.ipynb #0355bda9
+# %% ../nbs/01_config.ipynb #5a625325
 def config_to_dict(cfg: MIMFlowConfig) -> dict: return asdict(cfg)
 
-def config_from_dict(d: dict) -> MIMFlowConfig:
-    "Build a config from a dict, rejecting unknown keys by name."
-    known = {f.name for f in dataclasses.fields(MIMFlowConfig)}
-    if unknown := sorted(set(d) - known): raise ValueError(f'unknown config keys: {unknown}')
-    return MIMFlowConfig(**d)
+def _types(cls) -> dict[str, type]:
+    "{field name: resolved type} of dataclass `cls`."
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in fields(cls)}
 
-def save_config(cfg: MIMFlowConfig, path): Path(path).write_text(json.dumps(config_to_dict(cfg), indent=1))
-def load_config(path) -> MIMFlowConfig: return config_from_dict(json.loads(Path(path).read_text()))
+def _groups() -> dict[str, type]: return {k: t for k, t in _types(MIMFlowConfig).items() if is_dataclass(t)}
+
+def flat_items(cfg=None) -> dict:
+    "{dotted name: value} of every setting of `cfg` (default: a fresh MIMFlowConfig)."
+    cfg = MIMFlowConfig() if cfg is None else cfg
+    out = {}
+    for f in fields(cfg):
+        v = getattr(cfg, f.name)
+        if is_dataclass(v): out.update({f'{f.name}.{k}': x for k, x in flat_items(v).items()})
+        else: out[f.name] = v
+    return out
+
+def resolve_key(key: str) -> str:
+    "The dotted name of `key` (dotted, `a__b`, or a unique last part); a ValueError that names the problem otherwise."
+    key = key.replace('__', '.')
+    names = [k for k in flat_items() if k != 'version']
+    if key in names: return key
+    head = key.split('.')[0]
+    if key.startswith('aux.teacher_paths.') and key.count('.') == 2: return key   # one entry of that dict
+    cands = [k for k in names if k.split('.')[-1] == key]
+    if len(cands) == 1: return cands[0]
+    if cands: raise ValueError(f'ambiguous config key {key!r}: use one of {cands}')
+    near = [k for k in names if k.split('.')[-1].startswith(key.split('.')[-1][:3]) or k.startswith(head + '.')][:6]
+    raise ValueError(f'unknown config key {key!r}' + (f' (similar: {near})' if near else ''))
+
+# %% ../nbs/01_config.ipynb #39eedb38
+def _parse_text(v: str):
+    "JSON if it parses (numbers, true/false/null, lists, objects), else the raw string."
+    try: return json.loads(v)
+    except ValueError: return {'none': None, 'null': None, 'true': True, 'false': False}.get(v.strip().lower(), v)
+
+def coerce(value, tp, key: str = 'value'):
+    "`value` (text or parsed) as type `tp` (int, float, bool, str, X|None, list[X], tuple[X, ...], dict[str, str])."
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, getattr(__import__('types'), 'UnionType', None)):
+        if value is None or (isinstance(value, str) and value.strip().lower() in ('none', 'null')):
+            if type(None) in args: return None
+        return coerce(value, next(a for a in args if a is not type(None)), key)
+    if tp is str: return value if isinstance(value, str) else (json.dumps(value) if isinstance(value, (list, dict)) else str(value))
+    v = _parse_text(value) if isinstance(value, str) else value
+    bad = lambda what: ValueError(f'{key} must be {what}, got {value!r}')
+    if tp is bool:
+        if not isinstance(v, bool): raise bad('true or false')
+        return v
+    if tp is int:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and not v.is_integer()): raise bad('an integer')
+        return int(v)
+    if tp is float:
+        if isinstance(value, str) and not isinstance(v, (int, float)):
+            try: v = float(value)
+            except ValueError: raise bad('a number') from None
+        if isinstance(v, bool) or not isinstance(v, (int, float)): raise bad('a number')
+        if not math.isfinite(v): raise bad('a finite number')
+        return float(v)
+    if origin in (list, tuple):
+        if isinstance(v, str): v = [s for s in (x.strip() for x in v.split(',')) if s]
+        if not isinstance(v, (list, tuple)): raise bad('a list')
+        item = args[0] if args else str
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            if len(v) != len(args): raise bad(f'a list of {len(args)} values')
+            return tuple(coerce(x, a, key) for x, a in zip(v, args))
+        return origin(coerce(x, item, key) for x in v)
+    if origin is dict:
+        if not isinstance(v, dict): raise bad('a JSON object')
+        return {str(k): coerce(x, args[1] if args else str, key) for k, x in v.items()}
+    raise TypeError(f'{key}: no reader for type {tp}')
+
+# %% ../nbs/01_config.ipynb #59107274
+_V1 = dict(mask_ratio_min='mask.min', mask_ratio_max='mask.max', mask_ratio_mean='mask.mean', mask_ratio_std='mask.std',
+           mask_per_sample='mask.per_sample', enc_pretrained='encoder.pretrained', enc_rope='encoder.rope',
+           flow_layers_per_block='flow.layers_per_block', label_drop='flow.label_drop', aux_teachers='aux.teachers',
+           teacher_paths='aux.teacher_paths', aux_hog='aux.hog', repa='aux.repa', repa_hidden='aux.repa_hidden',
+           lr_schedule='optim.schedule', phase2_epochs='phase2.epochs', phase2_lr='phase2.lr', disc_ndf='phase2.disc_ndf',
+           disc_layers='phase2.disc_layers', cfg='sampling.guidance', guidance_interval='sampling.interval',
+           annealed='sampling.annealed', temperature='sampling.temperature', denoise_lr='sampling.denoise_lr')
+_V1.update({f'{a}_{k}': f'{b}.{k}' for a, b in (('enc', 'encoder'), ('dec', 'decoder'), ('aux', 'aux'))
+            for k in ('dim', 'depth', 'heads', 'mlp_ratio', 'drop_path')})
+_V1.update({f'flow_{k}': f'flow.{k}' for k in ('channels', 'head_dim', 'mlp_ratio')})
+_V1.update({f'w_{k}': f'loss.{k}' for k in ('nll', 'rec', 'perc', 'teacher', 'hog', 'repa', 'gan')})
+_V1.update({k: f'optim.{k}' for k in ('lr', 'betas', 'wd', 'clip', 'ema_decay', 'batch_size', 'epochs', 'warmup_frac', 'nll_warmup_frac')})
+
+def _from_v1(d: dict) -> dict:
+    "A version-1 (flat) config dict as dotted keys of version 2."
+    top = {f.name for f in fields(MIMFlowConfig)} - set(_groups())
+    if unknown := sorted(k for k in d if k not in _V1 and k not in top): raise ValueError(f'unknown keys in a version-1 config: {unknown}')
+    return {_V1.get(k, k): v for k, v in d.items()}
+
+def _flatten(d: dict, prefix: str = '') -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and k in _groups() and not prefix: out.update(_flatten(v, f'{k}.'))
+        else: out[prefix + k] = v
+    return out
+
+def _build(flat: dict) -> MIMFlowConfig:
+    "A config from {dotted name: value}, every value checked against its field's type."
+    groups, hints = _groups(), _types(MIMFlowConfig)
+    top, sub = {}, {g: {} for g in groups}
+    for key, v in flat.items():
+        head, _, rest = key.partition('.')
+        if head in groups and rest:
+            ftypes = _types(groups[head])
+            name, _, entry = rest.partition('.')
+            if name not in ftypes: raise ValueError(f'unknown config key {key!r}')
+            if entry:                                   # aux.teacher_paths.dinov2=/path: one entry of a dict setting
+                if typing.get_origin(ftypes[name]) is not dict: raise ValueError(f'unknown config key {key!r}')
+                sub[head].setdefault(name, {})[entry] = coerce(v, str, key)
+            else: sub[head][name] = coerce(v, ftypes[name], key)
+        elif key in hints and key not in groups: top[key] = coerce(v, hints[key], key)
+        else: raise ValueError(f'unknown config key {key!r}')
+    return MIMFlowConfig(**top, **{g: groups[g](**kw) for g, kw in sub.items()})
+
+def config_from_dict(d: dict) -> MIMFlowConfig:
+    "Build a config from a (nested, as saved; or version-1 flat) dict, rejecting unknown keys and bad values by name."
+    d = dict(d)
+    v = d.pop('version', None)
+    if v is None and not any(isinstance(x, dict) for k, x in d.items() if k in _groups()): flat = _from_v1(d)
+    elif v not in (None, CONFIG_VERSION):
+        raise ValueError(f'config version {v} was written by a newer mimflow than this one (reads versions 1-{CONFIG_VERSION}); upgrade mimflow')
+    else: flat = _flatten(d)
+    return _build(flat)
 
 def replace(cfg: MIMFlowConfig, **kw) -> MIMFlowConfig:
-    "A copy of `cfg` with the fields in `kw` changed."
-    return config_from_dict({**config_to_dict(cfg), **kw})
+    "A copy of `cfg` with settings changed: dotted names (`**{'flow.channels': 64}`), `flow__channels=64`, or unique last parts."
+    flat = flat_items(cfg); flat.pop('version')
+    for k, v in kw.items():
+        k = resolve_key(k)
+        if k.startswith('aux.teacher_paths.'): flat['aux.teacher_paths'] = {**flat['aux.teacher_paths'], k.split('.')[-1]: v}
+        else: flat[k] = v
+    return _build(flat)
 
-# %% ../nbs/01_config.ipynb #e2276add
+def save_config(cfg: MIMFlowConfig, path): Path(path).write_text(json.dumps(config_to_dict(cfg), indent=1))
+
+def load_config(path) -> MIMFlowConfig:
+    "A config from a JSON (or, with PyYAML installed, YAML) file; errors name the file."
+    path = Path(path)
+    if not path.is_file(): raise FileNotFoundError(f'config file not found: {path}')
+    text = path.read_text()
+    try:
+        if path.suffix in ('.yaml', '.yml'):
+            import yaml
+            d = yaml.safe_load(text)
+        else: d = json.loads(text)
+    except Exception as e: raise ValueError(f'config file {path} does not parse: {type(e).__name__}: {str(e).splitlines()[0]}') from None
+    if not isinstance(d, dict): raise ValueError(f'config file {path} must hold a mapping of settings, got {type(d).__name__}')
+    return config_from_dict(d)
+
+# %% ../nbs/01_config.ipynb #3c6141b8
+def _preset(base: dict, kw: dict) -> MIMFlowConfig:
+    "A config from a preset's settings `base` (dotted names) and the caller's overrides `kw`."
+    return replace(replace(MIMFlowConfig(), **base), **kw)
+
 def micro(**kw) -> MIMFlowConfig:
     "Unit-test preset: every component, seconds on a CPU."
-    return MIMFlowConfig(**{**dict(name='micro', latent_dim=4, enc_dim=32, enc_depth=1, enc_heads=2, dec_dim=32, dec_depth=1,
-        dec_heads=2, flow_channels=32, flow_layers_per_block=[1, 1, 1, 2], flow_head_dim=16, aux_dim=16, aux_heads=1,
-        repa_hidden=32, batch_size=16, epochs=1), **kw})
+    return _preset({'name': 'micro', 'latent_dim': 4, 'encoder.dim': 32, 'encoder.depth': 1, 'encoder.heads': 2,
+        'decoder.dim': 32, 'decoder.depth': 1, 'decoder.heads': 2, 'flow.channels': 32, 'flow.layers_per_block': [1, 1, 1, 2],
+        'aux.dim': 16, 'aux.heads': 1, 'aux.repa_hidden': 32, 'optim.batch_size': 16, 'optim.epochs': 1}, kw)
 
 def tiny(**kw) -> MIMFlowConfig:
     "CPU demo preset on the bundled digits (16x16x1)."
-    return MIMFlowConfig(**{**dict(name='tiny', enc_dim=96, enc_depth=3, enc_heads=3, dec_dim=96, dec_depth=3, dec_heads=3,
-        flow_channels=96, flow_layers_per_block=[2, 2, 2, 2], flow_head_dim=32, w_rec=200., lr=2e-3, lr_schedule='cosine',
-        warmup_frac=0.05, nll_warmup_frac=0.3, ema_decay=0.99, batch_size=64, epochs=60, mask_ratio_min=0.1,
-        mask_ratio_max=0.3, mask_ratio_mean=0.3, cfg=0.5), **kw})
+    return _preset({'name': 'tiny', 'encoder.dim': 96, 'encoder.depth': 3, 'encoder.heads': 3, 'decoder.dim': 96,
+        'decoder.depth': 3, 'decoder.heads': 3, 'flow.channels': 96, 'flow.layers_per_block': [2, 2, 2, 2], 'flow.head_dim': 32,
+        'loss.rec': 200., 'optim.lr': 2e-3, 'optim.schedule': 'cosine', 'optim.warmup_frac': 0.05, 'optim.nll_warmup_frac': 0.3,
+        'optim.ema_decay': 0.99, 'optim.batch_size': 64, 'optim.epochs': 60, 'mask.min': 0.1, 'mask.max': 0.3,
+        'mask.mean': 0.3, 'sampling.guidance': 0.5}, kw)
 
 def mimflow_l(**kw) -> MIMFlowConfig:
     "The paper's MIMFlow-L at ImageNet 256."
-    return MIMFlowConfig(**{**dict(name='mimflow_l', img_size=256, in_chans=3, patch_size=16, num_classes=1000,
-        num_latent_tokens=128, latent_dim=64, enc_dim=768, enc_depth=12, enc_heads=12, enc_drop_path=0., enc_rope=True,
-        dec_dim=768, dec_depth=12, dec_heads=12, dec_drop_path=0.05, flow_channels=1024,
-        flow_layers_per_block=[2, 2, 2, 2, 2, 2, 2, 20], flow_head_dim=64, flow_mlp_ratio=4., aux_dim=192, aux_depth=6,
-        aux_heads=3, aux_teachers=('dinov2', 'siglip'), aux_hog=False, repa=True, repa_hidden=1024,
-        w_rec=1., w_perc=1., w_teacher=1., w_hog=0., w_repa=0.1, lr=1e-4, ema_decay=0.9999, batch_size=32, epochs=90,
-        disc_ndf=64, disc_layers=3,
-        cfg=2.0, guidance_interval=0.25), **kw})
+    return _preset({'name': 'mimflow_l', 'img_size': 256, 'in_chans': 3, 'patch_size': 16, 'num_classes': 1000,
+        'num_latent_tokens': 128, 'latent_dim': 64, 'encoder.dim': 768, 'encoder.depth': 12, 'encoder.heads': 12,
+        'encoder.rope': True, 'decoder.dim': 768, 'decoder.depth': 12, 'decoder.heads': 12, 'decoder.drop_path': 0.05,
+        'flow.channels': 1024, 'flow.layers_per_block': [2, 2, 2, 2, 2, 2, 2, 20], 'flow.head_dim': 64,
+        'aux.dim': 192, 'aux.depth': 6, 'aux.heads': 3, 'aux.teachers': ('dinov2', 'siglip'), 'aux.hog': False,
+        'aux.repa_hidden': 1024, 'loss.perc': 1., 'optim.lr': 1e-4, 'optim.ema_decay': 0.9999, 'optim.batch_size': 256,
+        'optim.epochs': 90, 'optim.validate': False, 'phase2.disc_ndf': 64, 'phase2.disc_layers': 3,
+        'sampling.guidance': 2., 'sampling.batch_size': 64, 'data.source': 'imagenet'}, kw)
 
-presets = dict(micro=micro, tiny=tiny, mimflow_l=mimflow_l)
+def small(**kw) -> MIMFlowConfig:
+    "CPU preset for Fashion-MNIST (28x28 padded to 32x32x1), sized for a 20-minute run on one CPU thread."
+    return _preset({'name': 'small', 'img_size': 32, 'patch_size': 4, 'num_latent_tokens': 16, 'latent_dim': 8,
+        'data.source': 'fashion-mnist', 'encoder.dim': 96, 'encoder.depth': 3, 'encoder.heads': 3, 'decoder.dim': 96,
+        'decoder.depth': 3, 'decoder.heads': 3, 'flow.channels': 96, 'flow.layers_per_block': [2, 2, 2, 2], 'flow.head_dim': 32,
+        'loss.rec': 200., 'optim.lr': 2e-3, 'optim.schedule': 'cosine', 'optim.warmup_frac': 0.05, 'optim.nll_warmup_frac': 0.3,
+        'optim.ema_decay': 0.995, 'optim.batch_size': 64, 'optim.epochs': 3, 'sampling.guidance': 0.5}, kw)
+
+presets = dict(micro=micro, tiny=tiny, small=small, mimflow_l=mimflow_l)
 
 def get_preset(name: str, **kw) -> MIMFlowConfig:
-    "A preset by name, with field overrides."
+    "A preset by name, with setting overrides."
     if name not in presets: raise ValueError(f'unknown preset {name!r}; choose one of {sorted(presets)}')
     return presets[name](**kw)

@@ -6,14 +6,19 @@ Docs: https://mimflow.github.io/mimflow/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #2b67fe42
 from __future__ import annotations
-import os, random, tempfile
+import os, random, tempfile, warnings
 from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor
 
+# fastai scripts a few of its layers with `torch.jit.script`, which torch 2.9 deprecates: the warning is fastai's to fix
+# and would greet every user of the library; importing mimflow.core before fastai silences it.
+warnings.filterwarnings('ignore', message=r'`torch\.jit\.script` is deprecated', category=FutureWarning)
+
 # %% auto #0
-__all__ = ['seed_everything', 'default_device', 'patchify', 'unpatchify', 'count_params', 'atomic_write', 'in_test']
+__all__ = ['seed_everything', 'default_device', 'patchify', 'unpatchify', 'count_params', 'atomic_write', 'in_test', 'set_shard',
+           'shard_rand', 'shard_randn']
 
 # %% ../nbs/00_core.ipynb #5823e2b7
 def seed_everything(seed: int = 0):
@@ -66,3 +71,21 @@ def atomic_write(path, write_fn):
 def in_test() -> bool:
     "True while notebooks run under `nbdev-test` (use it to shrink workloads, never to skip asserts)."
     return bool(os.environ.get('IN_TEST'))
+
+# %% ../nbs/00_core.ipynb #ec131aaa
+_SHARD = [0, 1]
+
+def set_shard(index: int, count: int):
+    "Declare the current batch to be shard `index` of `count` equal shards of the global batch."
+    if not 0 <= index < count: raise ValueError(f'shard {index} of {count} does not exist')
+    _SHARD[:] = [index, count]
+
+def shard_rand(*shape: int, device=None, generator: torch.Generator|None = None) -> Tensor:
+    "Uniform draws of `shape` (rows first) for this shard: drawn for all shards, this shard's rows returned."
+    i, k = _SHARD
+    return torch.rand(shape[0] * k, *shape[1:], generator=generator).to(device)[i * shape[0]:(i + 1) * shape[0]]
+
+def shard_randn(*shape: int, device=None, generator: torch.Generator|None = None) -> Tensor:
+    "Standard normal draws of `shape` (rows first) for this shard: drawn for all shards, this shard's rows returned."
+    i, k = _SHARD
+    return torch.randn(shape[0] * k, *shape[1:], generator=generator).to(device)[i * shape[0]:(i + 1) * shape[0]]

@@ -1,4 +1,4 @@
-"""fastai `DataLoaders` for the bundled digits (the default) and for any image folder in ImageNet layout, with clear errors for bad input.
+"""fastai `DataLoaders` for the bundled digits (the default), Fashion-MNIST from its original IDX files, and any image folder in ImageNet layout: every file checked before training, splits and evaluation subsets fixed by a seed and stratified by class, batches sharded for several processes, and a clear error for every bad input.
 
 Docs: https://mimflow.github.io/mimflow/data.html.md"""
 
@@ -6,37 +6,105 @@ Docs: https://mimflow.github.io/mimflow/data.html.md"""
 
 # %% ../nbs/02_data.ipynb #b139f5e4
 from __future__ import annotations
-import math, random
+import gzip, math, os, random, struct
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from PIL import Image, UnidentifiedImageError
+from fastcore.basics import chunked
+from .core import shard_rand
 from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
 from .config import MIMFlowConfig
 
 # %% auto #0
-__all__ = ['IMG_EXTS', 'digits_tensors', 'center_crop_arr', 'ImageFolderDataset', 'folder_splits', 'TensorPairs', 'get_dls',
-           'show_images']
+__all__ = ['FASHION_DIR', 'FASHION_CLASSES', 'FASHION_FILES', 'FASHION_VALID', 'IMG_EXTS', 'GRAY_MODES', 'digits_tensors',
+           'read_idx', 'write_idx', 'fashion_dir', 'is_fashion_source', 'fashion_tensors', 'center_crop_arr',
+           'scan_images', 'bad_files_error', 'ImageFolderDataset', 'folder_splits', 'TensorPairs', 'stratified_subset',
+           'data_splits', 'stack', 'micro_batch', 'random_flip', 'get_dls', 'write_image_folder', 'show_images',
+           'TensorDL', 'tensor_dls']
 
 # %% ../nbs/02_data.ipynb #b2cf906f
 def digits_tensors(size: int = 16, split: str = 'all', seed: int = 0) -> tuple[Tensor, Tensor]:
     "scikit-learn's digits as images (n,1,size,size) in [-1,1] and labels (n,); split 'train' (1500), 'valid' (297) or 'all'."
     from sklearn.datasets import load_digits
+    if split not in ('train', 'valid', 'all'): raise ValueError(f"split must be 'train', 'valid' or 'all', got {split!r}")
     d = load_digits()
     x = torch.tensor(d.images, dtype=torch.float32)[:, None] / 16.
     x = F.interpolate(x, size=(size, size), mode='bilinear', align_corners=False) if size != 8 else x
     x, y = (x * 2 - 1).clamp(-1, 1), torch.tensor(d.target, dtype=torch.long)
     if split == 'all': return x, y
     idx = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
-    if split not in ('train', 'valid'): raise ValueError(f"split must be 'train', 'valid' or 'all', got {split!r}")
     idx = idx[:1500] if split == 'train' else idx[1500:]
     return x[idx], y[idx]
 
 # %% ../nbs/02_data.ipynb #dbe1a46c
+FASHION_DIR = Path('/usr/share/datasets/fashion-mnist')
+FASHION_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot']
+FASHION_FILES = dict(train=('train-images-idx3-ubyte', 'train-labels-idx1-ubyte'), test=('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'))
+FASHION_VALID = 5000
+
+def read_idx(path) -> np.ndarray:
+    "The array of an IDX file of unsigned bytes (gzipped or not), with errors that name the file and the problem."
+    path = Path(path)
+    try:
+        with (gzip.open if path.suffix == '.gz' else open)(path, 'rb') as f: data = f.read()
+    except (OSError, EOFError) as e: raise ValueError(f'cannot read IDX file {path}: {e}') from None
+    if len(data) < 4 or data[:2] != b'\0\0' or data[2] != 0x08:
+        raise ValueError(f'{path} is not an IDX file of unsigned bytes (magic {data[:4].hex() or "missing"}, expected 000008xx)')
+    nd = data[3]
+    shape = struct.unpack(f'>{nd}I', data[4:4 + 4 * nd])
+    body = data[4 + 4 * nd:]
+    if len(body) != math.prod(shape): raise ValueError(f'{path}: the header says {shape} = {math.prod(shape)} bytes, the file holds {len(body)}')
+    return np.frombuffer(body, dtype=np.uint8).reshape(shape)
+
+def write_idx(path, a: np.ndarray):
+    "Write a uint8 array as an IDX file (gzipped when `path` ends in .gz)."
+    a = np.ascontiguousarray(a, dtype=np.uint8)
+    data = bytes([0, 0, 8, a.ndim]) + struct.pack(f'>{a.ndim}I', *a.shape) + a.tobytes()
+    with (gzip.open if str(path).endswith('.gz') else open)(path, 'wb') as f: f.write(data)
+
+def _idx_file(folder: Path, name: str) -> Path|None:
+    return next((folder/f for f in (name + '.gz', name) if (folder/f).is_file()), None)
+
+def fashion_dir(source: str = 'fashion-mnist') -> Path:
+    "The folder holding the four Fashion-MNIST IDX files: Debian's for 'fashion-mnist', else the folder given."
+    folder = FASHION_DIR if source == 'fashion-mnist' else Path(source).expanduser()
+    missing = [n for pair in FASHION_FILES.values() for n in pair if _idx_file(folder, n) is None]
+    if missing:
+        raise FileNotFoundError(f'Fashion-MNIST IDX files not found in {folder}: missing {", ".join(m + "(.gz)" for m in missing)}. '
+                                'Install them with `apt-get install dataset-fashion-mnist` (Debian), or put the four files of '
+                                'the original release in a folder and pass that folder')
+    return folder
+
+def is_fashion_source(source: str) -> bool:
+    "Whether `source` names Fashion-MNIST: 'fashion-mnist', or a folder holding its training images IDX file."
+    return source == 'fashion-mnist' or (Path(source).expanduser().is_dir() and _idx_file(Path(source).expanduser(), FASHION_FILES['train'][0]) is not None)
+
+def fashion_tensors(split: str = 'train', size: int = 32, source: str = 'fashion-mnist') -> tuple[Tensor, Tensor]:
+    "Fashion-MNIST images (n,1,size,size) in [-1,1] (28 px, padded with background to 32 if asked) and labels (n,)."
+    if split not in ('train', 'valid', 'test'): raise ValueError(f"split must be 'train', 'valid' or 'test', got {split!r}")
+    if size not in (28, 32): raise ValueError(f'Fashion-MNIST images are 28x28 (or padded to 32x32); the preset asks for img_size={size}')
+    folder = fashion_dir(source)
+    xi, yi = (read_idx(_idx_file(folder, n)) for n in FASHION_FILES['test' if split == 'test' else 'train'])
+    if xi.ndim != 3 or xi.shape[1:] != (28, 28) or yi.shape != (len(xi),):
+        raise ValueError(f'{folder}: expected images (n,28,28) and n labels, got {xi.shape} and {yi.shape}')
+    if yi.max() >= 10: raise ValueError(f'{folder}: labels must lie in 0..9, got up to {yi.max()}')
+    x, y = torch.from_numpy(xi.copy()).float()[:, None] / 127.5 - 1, torch.from_numpy(yi.astype(np.int64))
+    if split != 'test':
+        nv = min(FASHION_VALID, len(x) // 10)
+        idx = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
+        idx = idx[nv:] if split == 'train' else idx[:nv]
+        x, y = x[idx], y[idx]
+    if size == 32: x = F.pad(x, (2, 2, 2, 2), value=-1.)
+    return x, y
+
+# %% ../nbs/02_data.ipynb #8d03fbd1
 IMG_EXTS = {'.png', '.jpg', '.jpeg', '.bmp', '.gif', '.tif', '.tiff', '.webp', '.ppm', '.pgm'}
+GRAY_MODES = {'1', 'L', 'LA', 'I', 'I;16', 'F'}
 
 def center_crop_arr(img: Image.Image, size: int) -> Image.Image:
     "ADM center crop: BOX-halve while the short side >= 2*size, BICUBIC-resize the short side to size, crop the center."
@@ -47,11 +115,11 @@ def center_crop_arr(img: Image.Image, size: int) -> Image.Image:
     l, t = (w - size) // 2, (h - size) // 2
     return img.crop((l, t, l + size, t + size))
 
-# %% ../nbs/02_data.ipynb #8d03fbd1
+# %% ../nbs/02_data.ipynb #8520f737
 def _open_image(path: Path) -> Image.Image:
     try:
         img = Image.open(path); img.load(); return img
-    except (UnidentifiedImageError, OSError, SyntaxError) as e:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise ValueError(f'corrupt or unreadable image file: {path} ({type(e).__name__}: {e})') from None
 
 def _class_files(root: Path) -> tuple[list[str], list[tuple[Path, int]]]:
@@ -70,15 +138,38 @@ def _class_files(root: Path) -> tuple[list[str], list[tuple[Path, int]]]:
     if not items: raise ValueError(f'no images found in the class folders of {root}')
     return classes, items
 
-# %% ../nbs/02_data.ipynb #8520f737
+def _check_file(path: Path, size: int, in_chans: int) -> str|None:
+    "The problem with image file `path` for a `size`-pixel crop with `in_chans` channels, or None."
+    try:
+        with Image.open(path) as img:
+            w, h, mode = *img.size, img.mode
+            img.verify()
+    except Exception as e: return f'corrupt or unreadable ({type(e).__name__}: {str(e)[:80]})'
+    if min(w, h) < size: return f'{w}x{h}, smaller than the {size} px crop'
+    gray = mode in GRAY_MODES
+    if gray and in_chans == 3: return f'grayscale ({mode}) but the run expects RGB: set in_chans=1 if the data set is grayscale'
+    if not gray and in_chans == 1: return f'colour ({mode}) but the run expects grayscale: set in_chans=3 if the data set is RGB'
+    return None
+
+def scan_images(items: list[tuple[Path, int]], size: int, in_chans: int, workers: int|None = None, progress: bool = False) -> dict:
+    "{file: problem} for every file of `items` that cannot be used (header checks only, in parallel threads)."
+    from fastprogress.fastprogress import progress_bar
+    files = [f for f, _ in items]
+    with ThreadPoolExecutor(workers or min(16, (os.cpu_count() or 1) * 2)) as ex:
+        res = ex.map(lambda f: _check_file(f, size, in_chans), files, chunksize=64)
+        res = list(progress_bar(res, total=len(files), leave=False) if progress else res)
+    return {f: r for f, r in zip(files, res) if r}
+
+def bad_files_error(bad: dict, what: str) -> ValueError:
+    "One error that lists every bad file (the first 20) and how to go on."
+    lines = [f'  {f}: {p}' for f, p in list(bad.items())[:20]] + ([f'  ... and {len(bad) - 20} more'] if len(bad) > 20 else [])
+    return ValueError(f'{len(bad)} unusable image file(s) in {what} (leave them out with data.skip_bad=true):\n' + '\n'.join(lines))
+
 class ImageFolderDataset:
     "Images from class folders, center-cropped to `size`, as ((C,size,size) in [-1,1], label)."
-    def __init__(self, items: list[tuple[Path, int]], size: int, in_chans: int, check: int = 8):
+    def __init__(self, items: list[tuple[Path, int]], size: int, in_chans: int):
         self.items, self.size, self.in_chans = items, size, in_chans
-        modes = {_open_image(f).mode for f, _ in items[:: max(1, len(items) // check)][:check]}
-        gray = all(m in ('1', 'L', 'LA', 'I', 'I;16', 'F') for m in modes)
-        if gray and in_chans == 3: raise ValueError(f'the images are grayscale ({sorted(modes)}) but the preset expects RGB (in_chans=3); use in_chans=1')
-        if not gray and in_chans == 1: raise ValueError(f'the images are RGB ({sorted(modes)}) but the preset expects grayscale (in_chans=1); use in_chans=3')
+        self.targets = torch.tensor([y for _, y in items], dtype=torch.long)
 
     def __len__(self): return len(self.items)
 
@@ -107,29 +198,86 @@ def folder_splits(path, valid_pct: float = 0.1, seed: int = 42) -> tuple[list[st
 # %% ../nbs/02_data.ipynb #ebf2230f
 class TensorPairs:
     "A dataset over in-memory images and labels."
-    def __init__(self, x: Tensor, y: Tensor): self.x, self.y = x, y
+    def __init__(self, x: Tensor, y: Tensor): self.x, self.y, self.targets = x, y, y
     def __len__(self): return len(self.x)
     def __getitem__(self, i): return self.x[i], self.y[i]
 
-def get_dls(cfg: MIMFlowConfig, path=None, bs: int|None = None, device=None, num_workers: int = 0,
-            valid_pct: float = 0.1, seed: int = 42) -> DataLoaders:
-    "fastai DataLoaders of (x in [-1,1], y) for the bundled digits (`path=None`) or an image folder."
-    bs = bs or cfg.batch_size
-    if path is None:
-        if cfg.in_chans != 1: raise ValueError(f'the bundled digits are grayscale but the preset expects in_chans={cfg.in_chans}')
-        train, valid, classes = TensorPairs(*digits_tensors(cfg.img_size, 'train')), TensorPairs(*digits_tensors(cfg.img_size, 'valid')), [str(i) for i in range(10)]
+def stratified_subset(labels: Tensor, n: int, seed: int = 42) -> Tensor:
+    "Indices of up to `n` items, every class represented, round-robin over the classes in a seeded order."
+    labels = torch.as_tensor(labels)
+    if n >= len(labels): return torch.arange(len(labels))
+    g = torch.Generator().manual_seed(seed)
+    per = [torch.nonzero(labels == c)[:, 0] for c in labels.unique()]
+    per = [p[torch.randperm(len(p), generator=g)] for p in per]
+    order = torch.cat([torch.stack([p[i] for p in per if i < len(p)]) for i in range(max(map(len, per)))])
+    return order[:n].sort().values
+
+def data_splits(cfg: MIMFlowConfig, progress: bool = False) -> tuple[object, object, list[str]]:
+    "(train dataset, held-out dataset, class names) of `cfg.data.source`, checked against the preset."
+    d, src = cfg.data, cfg.data.source
+    if src == 'digits' or is_fashion_source(src):
+        if cfg.in_chans != 1: raise ValueError(f'{src} images are grayscale but the run has in_chans={cfg.in_chans}; set in_chans=1')
+        if src == 'digits':
+            train, valid, classes = TensorPairs(*digits_tensors(cfg.img_size, 'train')), TensorPairs(*digits_tensors(cfg.img_size, 'valid')), [str(i) for i in range(10)]
+        else: train, valid, classes = TensorPairs(*fashion_tensors('train', cfg.img_size, src)), TensorPairs(*fashion_tensors('valid', cfg.img_size, src)), FASHION_CLASSES
     else:
-        classes, tr, va = folder_splits(path, valid_pct, seed)
-        train, valid = ImageFolderDataset(tr, cfg.img_size, cfg.in_chans), ImageFolderDataset(va, cfg.img_size, cfg.in_chans)
-    if cfg.num_classes and len(classes) > cfg.num_classes:
-        raise ValueError(f'the data has {len(classes)} classes but the preset has num_classes={cfg.num_classes}')
-    if len(train) < bs: raise ValueError(f'the training split has {len(train)} images, fewer than one batch of {bs}')
-    dls = DataLoaders(DataLoader(train, bs=bs, shuffle=True, drop_last=True, num_workers=num_workers),
-                      DataLoader(valid, bs=bs, shuffle=False, num_workers=num_workers), device=device)
+        classes, tr, va = folder_splits(src, d.valid_pct, d.split_seed)
+        bad = scan_images(tr + va, cfg.img_size, cfg.in_chans, progress=progress)
+        if len(bad) == len(tr) + len(va) and len(set(bad.values())) == 1:     # one problem shared by every file: say it once
+            raise ValueError(f'all {len(bad)} images of {src} are {next(iter(bad.values()))}')
+        if bad and not d.skip_bad: raise bad_files_error(bad, src)
+        if bad: print(f'data.skip_bad: leaving out {len(bad)} unusable file(s), e.g. {next(iter(bad)).relative_to(Path(src).expanduser())}')
+        train = ImageFolderDataset([it for it in tr if it[0] not in bad], cfg.img_size, cfg.in_chans)
+        valid = ImageFolderDataset([it for it in va if it[0] not in bad], cfg.img_size, cfg.in_chans)
+    if cfg.num_classes and len(classes) != cfg.num_classes:
+        raise ValueError(f'the data has {len(classes)} classes but the run has num_classes={cfg.num_classes}; set num_classes={len(classes)}')
+    if not len(valid): raise ValueError(f'the held-out split of {src} is empty')
+    return train, valid, classes
+
+def stack(ds, idx: Tensor|None = None) -> tuple[Tensor, Tensor]:
+    "Images and labels of dataset `ds` (the items `idx`, default all) as two tensors."
+    if isinstance(ds, TensorPairs): return (ds.x, ds.y) if idx is None else (ds.x[idx], ds.y[idx])
+    xs, ys = zip(*(ds[i] for i in (range(len(ds)) if idx is None else idx.tolist())))
+    return torch.stack(xs), torch.stack(ys)
+
+# %% ../nbs/02_data.ipynb #17c260dd
+def micro_batch(cfg: MIMFlowConfig, world: int = 1) -> int:
+    "Images per process and micro-batch: optim.batch_size / (world * optim.grad_accum), which must be whole."
+    B, A = cfg.optim.batch_size, cfg.optim.grad_accum
+    if B % (world * A): raise ValueError(f'optim.batch_size {B} does not split into {world} process(es) x {A} accumulation step(s)')
+    return B // (world * A)
+
+def random_flip(b):
+    "Flip each image of a training batch left-right with probability 1/2."
+    x, *rest = b
+    flip = (shard_rand(len(x), device=x.device) < 0.5).view(-1, 1, 1, 1)
+    return (torch.where(flip, x.flip(-1), x), *rest)
+
+def get_dls(cfg: MIMFlowConfig, device=None, world: int = 1, bs: int|None = None, progress: bool = False) -> DataLoaders:
+    "fastai DataLoaders of (x in [-1,1], y) micro-batches of `cfg.data.source` for one of `world` processes."
+    train, valid, classes = data_splits(cfg, progress)
+    bs = bs or micro_batch(cfg, world)
+    if len(train) < bs * world * cfg.optim.grad_accum:
+        raise ValueError(f'the training split has {len(train)} images, fewer than one global batch of {bs * world * cfg.optim.grad_accum} '
+                         f'({world} process(es) x {cfg.optim.grad_accum} micro-batch(es) of {bs})')
+    w = cfg.data.workers if isinstance(train, ImageFolderDataset) else 0
+    tdl = DataLoader(train, bs=bs, shuffle=True, drop_last=True, num_workers=w, after_batch=random_flip if cfg.data.flip else None)
+    dls = DataLoaders(tdl, DataLoader(valid, bs=max(bs, 64), shuffle=False, num_workers=w), device=device)
     dls.vocab, dls.c = classes, len(classes)
     return dls
 
-# %% ../nbs/02_data.ipynb #17c260dd
+# %% ../nbs/02_data.ipynb #93e219f5
+def write_image_folder(x: Tensor, y: Tensor, classes: list[str], root, split: str) -> Path:
+    "Write images (n,C,H,W) in [-1,1] with labels as root/split/<class>/<index>.png (class names made file-safe)."
+    root = Path(root)/split
+    safe = [f'{i:03d}_' + ''.join(ch if ch.isalnum() else '-' for ch in c) for i, c in enumerate(classes)]
+    for s in safe: (root/s).mkdir(parents=True, exist_ok=True)
+    u8 = ((x.float() + 1) * 127.5 + 0.5).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    for i, (img, lab) in enumerate(zip(u8, y.tolist())):
+        Image.fromarray(img[..., 0] if img.shape[-1] == 1 else img).save(root/safe[lab]/f'{i:06d}.png')
+    return root
+
+# %% ../nbs/02_data.ipynb #264be724
 def show_images(x: Tensor, labels=None, nrow: int = 8, title: str|None = None, vmin: float = -1, vmax: float = 1):
     "A grid of images (B,C,H,W) in [vmin, vmax], with optional labels as titles."
     import matplotlib.pyplot as plt
@@ -144,3 +292,22 @@ def show_images(x: Tensor, labels=None, nrow: int = 8, title: str|None = None, v
     if title: fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+# %% ../nbs/02_data.ipynb #54c8fdf8
+class TensorDL(DataLoader):
+    "fastai DataLoader over in-memory tensors, batched by indexing (no per-item collation)."
+    def __init__(self, tensors: tuple[Tensor, ...], bs: int = 64, shuffle: bool = False, drop_last: bool = False, dataset=None, **kwargs):
+        super().__init__(list(range(len(tensors[0]))) if dataset is None else dataset, bs=bs, shuffle=shuffle, drop_last=drop_last, **kwargs)
+        self.tensors = tuple(tensors)
+
+    def new(self, dataset=None, cls=None, **kwargs): return super().new(dataset, cls, tensors=self.tensors, **kwargs)
+
+    def create_batches(self, samps):
+        for b in chunked(samps, self.bs, self.drop_last):
+            idx = torch.tensor(b)
+            yield tuple(t[idx] for t in self.tensors)
+
+def tensor_dls(x_train: Tensor, y_train: Tensor, x_valid: Tensor, y_valid: Tensor, bs: int = 64, device=None) -> DataLoaders:
+    "fastai DataLoaders over in-memory (x, y) tensors."
+    return DataLoaders(TensorDL((x_train, y_train), bs=bs, shuffle=True, drop_last=len(x_train) > bs),
+                       TensorDL((x_valid, y_valid), bs=max(bs, 256)), device=device or 'cpu')

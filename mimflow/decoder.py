@@ -8,37 +8,37 @@ Docs: https://mimflow.github.io/mimflow/decoder.html.md"""
 from __future__ import annotations
 import torch
 from torch import nn, Tensor
-from .config import MIMFlowConfig
+from .config import Geometry, DecoderConfig
 from .core import unpatchify
-from .encoder import ViTStack, init_vit
+from .vit import ViTStack, init_vit
 
 # %% auto #0
 __all__ = ['check_latent', 'LatentDecoder', 'Decoder']
 
 # %% ../nbs/07_decoder.ipynb #3c5ba3f6
-def check_latent(l: Tensor, cfg: MIMFlowConfig):
-    "Raise a clear error unless `l` is a latent batch (B, N, C) for `cfg`."
-    want = (cfg.num_latent_tokens, cfg.latent_dim)
+def check_latent(l: Tensor, geo: Geometry):
+    "Raise a clear error unless `l` is a latent batch (B, N, C) for `geo`."
+    want = (geo.num_tokens, geo.latent_dim)
     if l.ndim != 3 or tuple(l.shape[1:]) != want:
-        raise ValueError(f'expected a latent (B,{want[0]},{want[1]}) for preset {cfg.name!r}, got shape {tuple(l.shape)}')
+        raise ValueError(f'expected a latent (B,{want[0]},{want[1]}), got shape {tuple(l.shape)}')
 
 class LatentDecoder(nn.Module):
     "Latent l (B,N,C) -> features (B,P,dim) of the P image-position queries (mask tokens) after a ViT stack."
-    def __init__(self, cfg: MIMFlowConfig, dim: int, depth: int, heads: int, mlp_ratio: float = 4., drop_path: float = 0.,
+    def __init__(self, geo: Geometry, dim: int, depth: int, heads: int, mlp_ratio: float = 4., drop_path: float = 0.,
                  cls_token: bool = True, rope: bool = False, init_values: float|None = None):
         super().__init__()
-        self.cfg, N, P = cfg, cfg.num_latent_tokens, cfg.num_patches
-        self.post_quant_conv = nn.Linear(cfg.latent_dim, dim)
+        self.geo, N, P = geo, geo.num_tokens, geo.num_patches
+        self.post_quant_conv = nn.Linear(geo.latent_dim, dim)
         self.latent_pos = nn.Parameter(torch.randn(1, N, dim) * .02)
         self.mask_token = nn.Parameter(torch.randn(1, 1, dim) * .02)
         self.cls_token = nn.Parameter(torch.randn(1, 1, dim) * .02) if cls_token else None
         self.pos_embed = None if rope else nn.Parameter(torch.randn(1, P, dim) * .02)   # image-query positions
-        self.vit = ViTStack(dim, depth, heads, mlp_ratio, drop_path, cfg.grid if rope else None, init_values)
+        self.vit = ViTStack(dim, depth, heads, mlp_ratio, drop_path, geo.grid if rope else None, init_values)
         self.vit.apply(init_vit); self.post_quant_conv.apply(init_vit)
 
     def forward(self, l: Tensor) -> Tensor:
-        check_latent(l, self.cfg)
-        B, P, s = l.shape[0], self.cfg.num_patches, int(self.cls_token is not None)
+        check_latent(l, self.geo)
+        B, P, s = l.shape[0], self.geo.num_patches, int(self.cls_token is not None)
         q = self.mask_token.expand(B, P, -1)                            # (B,P,D): one query per image position
         if self.pos_embed is not None: q = q + self.pos_embed
         z = self.post_quant_conv(l) + self.latent_pos                    # (B,N,D)
@@ -48,16 +48,16 @@ class LatentDecoder(nn.Module):
 # %% ../nbs/07_decoder.ipynb #1dbae642
 class Decoder(nn.Module):
     "Pixel decoder: latent l (B,N,C) -> image x_hat (B,C_img,H,W); it never sees encoder patch tokens."
-    def __init__(self, cfg: MIMFlowConfig, rope: bool|None = None, init_values: float|None = None):
+    def __init__(self, geo: Geometry, vit: DecoderConfig, rope: bool = False, init_values: float|None = None):
         super().__init__()
-        self.cfg = cfg
-        self.core = LatentDecoder(cfg, cfg.dec_dim, cfg.dec_depth, cfg.dec_heads, cfg.dec_mlp_ratio, cfg.dec_drop_path,
-                                  cls_token=True, rope=cfg.enc_rope if rope is None else rope, init_values=init_values)
-        self.head = nn.Linear(cfg.dec_dim, cfg.patch_dim)                 # to_pixel
+        self.geo = geo
+        self.core = LatentDecoder(geo, vit.dim, vit.depth, vit.heads, vit.mlp_ratio, vit.drop_path, cls_token=True,
+                                  rope=rope, init_values=init_values)
+        self.head = nn.Linear(vit.dim, geo.patch_dim)                     # to_pixel
         self.head.apply(init_vit)
 
     def forward(self, l: Tensor) -> Tensor:
-        c = self.cfg
-        return unpatchify(self.head(self.core(l)), c.patch_size, c.in_chans, c.grid)   # (B,C,H,W)
+        g = self.geo
+        return unpatchify(self.head(self.core(l)), g.patch_size, g.in_chans, g.grid)   # (B,C,H,W)
 
     def decode(self, l: Tensor) -> Tensor: return self(l)

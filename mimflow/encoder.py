@@ -7,102 +7,45 @@ Docs: https://mimflow.github.io/mimflow/encoder.html.md"""
 # %% ../nbs/06_encoder.ipynb #d48ce553
 from __future__ import annotations
 import logging
-from functools import partial
-from pathlib import Path
 import torch
-import torch.nn.functional as F
 from torch import nn, Tensor
-from timm.layers import PatchEmbed, RotaryEmbeddingMixed
-from timm.layers.attention import AttentionRope
+from timm.layers import PatchEmbed
 from timm.models import adapt_input_conv
-from timm.models.vision_transformer import Block, checkpoint_filter_fn
-from .config import MIMFlowConfig
+from timm.models.vision_transformer import checkpoint_filter_fn
+from .config import Geometry, EncoderConfig, MaskConfig
 from .masking import PatchMasker
+from .vit import ViTStack, check_images, init_vit, load_checked, read_state_dict
 
 # %% auto #0
-__all__ = ['POS_STD', 'RopeBlock', 'pad_rope', 'init_vit', 'ViTStack', 'check_images', 'Encoder', 'load_checked',
-           'read_state_dict', 'load_dinov2']
+__all__ = ['POS_STD', 'Encoder', 'load_dinov2']
 
 # %% ../nbs/06_encoder.ipynb #10e67a22
-class RopeBlock(Block):
-    "timm's pre-norm ViT `Block` whose attention accepts a RoPE table (heads, L, 2*head_dim); `rope=None` is a plain block."
-    def __init__(self, dim: int, num_heads: int, **kw):
-        super().__init__(dim, num_heads, attn_layer=AttentionRope, **kw)
-        self.attn.num_prefix_tokens = 0                               # the table covers the whole sequence
-
-    def forward(self, x: Tensor, rope: Tensor|None = None) -> Tensor:  # x: (B,L,D)
-        x = x + self.drop_path1(self.ls1(self.attn(self.norm1(x), rope=rope)))
-        return x + self.drop_path2(self.ls2(self.mlp(self.norm2(x))))
-
-# %% ../nbs/06_encoder.ipynb #d52463f4
-def pad_rope(emb: Tensor, start: int, L: int) -> Tensor:
-    "RoPE tables (..., P, 2*hd) [sin | cos] placed at tokens start..start+P of a length-L sequence; identity elsewhere."
-    P = emb.shape[-2]
-    if start < 0 or start + P > L: raise ValueError(f'{P} rotated tokens from {start} do not fit in a sequence of {L}')
-    sin, cos = emb.chunk(2, -1)
-    pad = (0, 0, start, L - start - P)
-    return torch.cat([F.pad(sin, pad, value=0.), F.pad(cos, pad, value=1.)], -1)
-
-# %% ../nbs/06_encoder.ipynb #c6052afc
-def init_vit(m: nn.Module):
-    "timm-style init for `module.apply`: Linear weights N(0, 0.02²), zero biases."
-    if isinstance(m, nn.Linear):
-        nn.init.normal_(m.weight, std=.02)
-        if m.bias is not None: nn.init.zeros_(m.bias)
-
-# %% ../nbs/06_encoder.ipynb #34939e4b
-class ViTStack(nn.Module):
-    "timm ViT blocks + final LayerNorm; optional 2-D RoPE-mixed on the `rope_grid`² tokens that start at `start`."
-    def __init__(self, dim: int, depth: int, heads: int, mlp_ratio: float = 4., drop_path: float = 0.,
-                 rope_grid: int|None = None, init_values: float|None = None, rope_theta: float = 10.):
-        super().__init__()
-        if dim % heads: raise ValueError(f'width {dim} is not a multiple of the number of heads {heads}')
-        if rope_grid and (dim // heads) % 4: raise ValueError(f'2-D RoPE needs a head dim divisible by 4, got {dim // heads}')
-        norm = partial(nn.LayerNorm, eps=1e-6)
-        self.blocks = nn.ModuleList([RopeBlock(dim, heads, mlp_ratio=mlp_ratio, qkv_bias=True, init_values=init_values,
-                                               drop_path=drop_path * i / max(depth - 1, 1), norm_layer=norm) for i in range(depth)])
-        self.norm = norm(dim)
-        self.rope = RotaryEmbeddingMixed(dim, depth, heads, temperature=rope_theta, feat_shape=[rope_grid] * 2) if rope_grid else None
-
-    def forward(self, x: Tensor, start: int = 0) -> Tensor:            # x: (B,L,D) -> (B,L,D)
-        rope = None if self.rope is None else pad_rope(self.rope.get_embed(), start, x.shape[1])   # (depth,heads,L,2hd)
-        for i, blk in enumerate(self.blocks): x = blk(x, None if rope is None else rope[i])
-        return self.norm(x)
-
-# %% ../nbs/06_encoder.ipynb #a8f4a3a2
-def check_images(x: Tensor, cfg: MIMFlowConfig):
-    "Raise a clear error unless `x` is a batch (B, in_chans, img_size, img_size) for `cfg`."
-    want = (cfg.in_chans, cfg.img_size, cfg.img_size)
-    if x.ndim != 4 or tuple(x.shape[1:]) != want:
-        raise ValueError(f'expected images (B,{want[0]},{want[1]},{want[2]}) for preset {cfg.name!r}, got shape {tuple(x.shape)}')
-
-# %% ../nbs/06_encoder.ipynb #74dcf031
 POS_STD = 0.5   # init scale of the encoder's learned position tables
 
 class Encoder(nn.Module):
     "Masked ViT encoder: images (B,C,H,W) -> latent l (B,N,C_lat), mask (B,P,1), pre-projection features h (B,N,D_e)."
     num_prefix_tokens, no_embed_class = 1, False                       # read by timm's checkpoint_filter_fn
-    def __init__(self, cfg: MIMFlowConfig, init_values: float|None = None):
+    def __init__(self, geo: Geometry, vit: EncoderConfig, mask: MaskConfig, init_values: float|None = None):
         super().__init__()
-        self.cfg, D, N, P = cfg, cfg.enc_dim, cfg.num_latent_tokens, cfg.num_patches
-        if init_values is None and cfg.enc_pretrained: init_values = 1e-5   # DINOv2 has LayerScale
-        self.patch_embed = PatchEmbed(cfg.img_size, cfg.patch_size, cfg.in_chans, D)
-        self.masker = PatchMasker(D, cfg)
+        self.geo, self.vit_cfg = geo, vit
+        D, N, P = vit.dim, geo.num_tokens, geo.num_patches
+        if init_values is None and vit.pretrained: init_values = 1e-5   # DINOv2 has LayerScale
+        self.patch_embed = PatchEmbed(geo.img_size, geo.patch_size, geo.in_chans, D)
+        self.masker = PatchMasker(D, mask)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, D))
         self.pos_embed = nn.Parameter(torch.zeros(1, 1 + P, D))          # cls + P patches
         self.latent_tokens = nn.Parameter(torch.zeros(1, N, D))
         self.latent_pos = nn.Parameter(torch.zeros(1, N, D))
-        self.vit = ViTStack(D, cfg.enc_depth, cfg.enc_heads, cfg.enc_mlp_ratio, cfg.enc_drop_path,
-                            cfg.grid if cfg.enc_rope else None, init_values)
-        self.quant_conv = nn.Linear(D, cfg.latent_dim)
+        self.vit = ViTStack(D, vit.depth, vit.heads, vit.mlp_ratio, vit.drop_path, geo.grid if vit.rope else None, init_values)
+        self.quant_conv = nn.Linear(D, geo.latent_dim)
         self.apply(init_vit)
         for t in (self.cls_token, self.latent_tokens): nn.init.normal_(t, std=.02)
         for t in (self.pos_embed, self.latent_pos): nn.init.normal_(t, std=POS_STD)
-        if cfg.enc_pretrained: load_dinov2(self, cfg.enc_pretrained)
+        if vit.pretrained: load_dinov2(self, vit.pretrained)
 
     def forward(self, x: Tensor, mask_ratio: Tensor|float|None = None) -> tuple[Tensor, Tensor, Tensor]:
-        check_images(x, self.cfg)
-        B, N = x.shape[0], self.cfg.num_latent_tokens
+        check_images(x, self.geo)
+        B, N = x.shape[0], self.geo.num_tokens
         e, mask = self.masker(self.patch_embed(x), mask_ratio)          # (B,P,D), (B,P,1): mask token in place
         t = torch.cat([self.cls_token.expand(B, -1, -1), e], 1) + self.pos_embed             # (B,1+P,D)
         t = torch.cat([t, (self.latent_tokens + self.latent_pos).expand(B, -1, -1)], 1)       # (B,1+P+N,D)
@@ -112,36 +55,15 @@ class Encoder(nn.Module):
     def encode(self, x: Tensor) -> Tensor: return self(x)[0]            # (B,N,C)
     def features(self, x: Tensor) -> Tensor: return self(x)[2]          # (B,N,D_e), for linear probing
 
-# %% ../nbs/06_encoder.ipynb #5bf904f6
-def load_checked(model: nn.Module, sd: dict, path, what: str, new: tuple = (), ignore: tuple = ('head.', 'fc_norm.'), **kw):
-    "Load `sd` into `model` after checking keys and shapes; keys starting with `new` may be missing, with `ignore` may be extra."
-    own = model.state_dict()
-    missing = [k for k in own if k not in sd and not k.startswith(new)]
-    unexpected = [k for k in sd if k not in own and not k.startswith(ignore)]
-    shapes = [f'{k} {tuple(sd[k].shape)} vs {tuple(own[k].shape)}' for k in sd if k in own and sd[k].shape != own[k].shape]
-    if missing or unexpected or shapes:
-        raise ValueError(f'{str(path)!r} does not match the {what}: missing keys {missing[:4]} ({len(missing)}), '
-                         f'unexpected keys {unexpected[:4]} ({len(unexpected)}), shape mismatches {shapes[:4]}')
-    return model.load_state_dict({k: v for k, v in sd.items() if k in own}, strict=False, **kw)
-
-def read_state_dict(path, what: str) -> dict:
-    "A state dict from a local file (unwrapping 'model'/'state_dict'), with clear errors when it is absent or not a dict."
-    path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f'{what}: no weights file at {str(path)!r} (nothing is downloaded; put a state dict there)')
-    sd = torch.load(path, map_location='cpu', weights_only=True)
-    if isinstance(sd, dict): sd = sd.get('model', sd.get('state_dict', sd))
-    if not isinstance(sd, dict) or not all(isinstance(v, Tensor) for v in sd.values()):
-        raise ValueError(f'{what}: {str(path)!r} does not hold a state dict of tensors')
-    return sd
-
+# %% ../nbs/06_encoder.ipynb #d52463f4
 def load_dinov2(enc: Encoder, path) -> Encoder:
     "Initialise `enc`'s patch embedding, positions, blocks and final norm from a local DINOv2 state dict."
-    sd = checkpoint_filter_fn(read_state_dict(path, 'enc_pretrained (DINOv2)'), enc)   # resamples kernel and positions
+    sd = checkpoint_filter_fn(read_state_dict(path, 'encoder.pretrained (DINOv2)'), enc)   # resamples kernel and positions
     sd = {('vit.' + k if k.startswith(('blocks.', 'norm.')) else k): v for k, v in sd.items()}
     w = sd.get('patch_embed.proj.weight')
-    if w is not None and w.ndim == 4 and w.shape[1] == 3 and enc.cfg.in_chans == 1:
+    if w is not None and w.ndim == 4 and w.shape[1] == 3 and enc.geo.in_chans == 1:
         sd['patch_embed.proj.weight'] = adapt_input_conv(1, w)           # grey: sum the RGB kernels (= grey replicated to RGB)
-    load_checked(enc, sd, path, f'encoder (enc_dim={enc.cfg.enc_dim}, enc_depth={enc.cfg.enc_depth}, in_chans={enc.cfg.in_chans})',
+    load_checked(enc, sd, path, f'encoder (encoder.dim={enc.vit_cfg.dim}, encoder.depth={enc.vit_cfg.depth}, in_chans={enc.geo.in_chans})',
                  new=('masker.', 'latent_tokens', 'latent_pos', 'quant_conv.', 'vit.rope.'))
     logging.getLogger(__name__).info(f'encoder initialised from DINOv2 weights {path}')
     return enc

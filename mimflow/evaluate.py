@@ -10,65 +10,60 @@ import math, time
 from pathlib import Path
 import torch
 from torch import Tensor
-from .fid import domain_classifier, compute_fid, class_accuracy, InceptionFeatures, to_unit
+from .fid import FIDScorer, InceptionFeatures, to_unit
+from .classifier import domain_classifier, predict
+from .model import sample_batches
 from .probe import extract_features, linear_probe
 from .flow import nll_to_bpd
 
 # %% auto #0
-__all__ = ['stack_split', 'heldout_metrics', 'evaluate', 'format_metrics']
+__all__ = ['heldout_metrics', 'evaluate', 'format_metrics']
 
 # %% ../nbs/13a_evaluate.ipynb #571ec82d
-def stack_split(dl, max_items: int|None = None) -> tuple[Tensor, Tensor]:
-    "Images (in [-1,1]) and labels of a DataLoader, up to `max_items`."
-    xs, ys, n = [], [], 0
-    for xb, yb in dl:
-        xs.append(xb.cpu()); ys.append(yb.cpu()); n += len(xb)
-        if max_items and n >= max_items: break
-    x, y = torch.cat(xs), torch.cat(ys)
-    return (x[:max_items], y[:max_items]) if max_items else (x, y)
-
-# %% ../nbs/13a_evaluate.ipynb #7d38cf8d
 @torch.no_grad()
 def heldout_metrics(model, x: Tensor, y: Tensor, bs: int = 256) -> dict:
-    "latent bits/dim and reconstruction PSNR on held-out images (eval mode, noisy latents)."
-    was = model.training; model.eval()
+    "Bits per modelled dimension and reconstruction PSNR (None without a decoder) on held-out images in [-1,1]."
     dev = next(model.parameters()).device
     nll, se, n = 0., 0., 0
     for i in range(0, len(x), bs):
         xb, yb = x[i:i + bs].to(dev), y[i:i + bs].to(dev)
-        ae = model.autoencoder
-        lt = ae.add_noise(ae.encode(xb))
-        z, logdet = model.flow(lt, yb)
-        nll += (0.5 * z.float().pow(2).mean((1, 2)) - logdet / (z.shape[1] * z.shape[2])).sum().item()
-        se += (((ae.decode(lt).float().clamp(-1, 1) + 1) / 2 - (xb + 1) / 2) ** 2).mean((1, 2, 3)).sum().item()
+        nll += model.nll(xb, yb).sum().item()
+        rec = model.reconstruct(xb)
+        if rec is not None: se += (((rec.float().clamp(-1, 1) + 1) / 2 - (xb + 1) / 2) ** 2).mean((1, 2, 3)).sum().item()
         n += len(xb)
-    model.train(was)
-    return dict(latent_bpd=nll_to_bpd(nll / n), recon_psnr=10 * math.log10(1 / (se / n)))
+    return dict(latent_bpd=nll_to_bpd(nll / n), recon_psnr=10 * math.log10(1 / (se / n)) if se else None)
 
-# %% ../nbs/13a_evaluate.ipynb #275c5c89
+# %% ../nbs/13a_evaluate.ipynb #7d38cf8d
 def evaluate(model, x_train: Tensor, y_train: Tensor, x_valid: Tensor, y_valid: Tensor, run_dir=None,
-             n_per_class: int = 100, probe_epochs: int = 30, inception_path=None, seed: int = 0) -> dict:
-    "All metrics of a trained `model` (use the EMA copy) on a train/held-out split of images in [-1,1]."
+             n_per_class: int = 100, probe_epochs: int = 30, inception_path=None, seed: int = 0, data_id: str = '',
+             batch_size: int|None = None, keep_per_class: int = 10, progress: bool = False, classifier=None) -> tuple[dict, Tensor]:
+    "All metrics of a trained model (use the EMA copy) on a train/held-out split of images in [-1,1]; also a few samples per class (class-major)."
     c = model.cfg
     torch.manual_seed(seed)
     out = heldout_metrics(model, x_valid, y_valid)
-    clf = domain_classifier(to_unit(x_train), y_train, to_unit(x_valid), y_valid,
-                            None if run_dir is None else Path(run_dir)/'domain_classifier.pt', seed=seed)
+    clf = classifier or domain_classifier(to_unit(x_train), y_train, to_unit(x_valid), y_valid,
+                                          None if run_dir is None else Path(run_dir)/'domain_classifier.pt', seed=seed, data_id=data_id)
     out['domain_classifier_acc'] = clf.valid_acc
-    labels = torch.arange(max(c.num_classes, 1)).repeat_interleave(n_per_class) if c.num_classes else n_per_class * 10
-    t = time.time()
-    g = torch.Generator().manual_seed(seed)
-    samples = torch.cat([model.sample(l, generator=g).cpu() for l in (labels.split(500) if torch.is_tensor(labels) else [labels])])
-    out['samples_per_s'] = len(samples) / (time.time() - t)
-    out['fid_domain'] = compute_fid(to_unit(x_train), samples, clf.feature_net())
-    if c.num_classes: out['class_acc'] = class_accuracy(clf, samples, labels)
-    if inception_path is not None:
-        out['fid_inception'] = compute_fid(to_unit(x_train), samples, InceptionFeatures(inception_path))
-    feat = lambda xb: model.autoencoder.features(xb).mean(1)                  # (B, enc_dim): mean over latent tokens
+    K = max(c.num_classes, 1)
+    labels = torch.arange(K).repeat_interleave(n_per_class) if c.num_classes else K * n_per_class
+    fid = FIDScorer(clf.feature_net()).update(to_unit(x_train), real=True)
+    inc = FIDScorer(InceptionFeatures(inception_path)).update(to_unit(x_train), real=True) if inception_path else None
+    bs, keep = batch_size or c.sampling.batch_size, min(keep_per_class, n_per_class)
+    correct, kept, t = 0, [], time.time()
+    for s, y, i in sample_batches(model, labels, bs, seed=seed, progress=progress):
+        fid.update(s, real=False)
+        if inc is not None: inc.update(s, real=False)
+        if y is not None: correct += (predict(clf, s) == y).sum().item()
+        pos = torch.arange(i * bs, i * bs + len(s))                      # class-major: the first `keep` of each class
+        kept.append(s[pos % n_per_class < keep])
+    out['samples_per_s'] = (len(labels) if torch.is_tensor(labels) else labels) / (time.time() - t)
+    out['fid_domain'] = fid.compute()
+    if c.num_classes: out['class_acc'] = correct / len(labels)
+    if inc is not None: out['fid_inception'] = inc.compute()
     dev = next(model.parameters()).device
-    f_tr, _ = extract_features(feat, x_train, device=dev); f_va, _ = extract_features(feat, x_valid, device=dev)
+    f_tr, _ = extract_features(model.features, x_train, device=dev); f_va, _ = extract_features(model.features, x_valid, device=dev)
     out['probe_top1'] = linear_probe(f_tr, y_train, f_va, y_valid, epochs=probe_epochs, seed=seed)['top1']
-    return out, samples
+    return out, torch.cat(kept)
 
 def format_metrics(m: dict) -> str:
     "A two-column table of metrics."

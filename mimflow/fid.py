@@ -1,4 +1,4 @@
-"""Fréchet distances with torchmetrics, in two feature spaces: the standard Inception network (from a local weights file) and "FID-domain", the penultimate features of a small CNN trained on the dataset, which also classifies samples.
+"""Fréchet distances with torchmetrics in any feature space: the maths checked against scipy, scoring that streams images in chunks against saved reference statistics, and the standard Inception network from a local weights file. The domain feature network of "FID-domain" is in `12a_classifier`.
 
 Docs: https://mimflow.github.io/mimflow/fid.html.md"""
 
@@ -12,27 +12,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
 from torchmetrics.image.fid import FrechetInceptionDistance, _compute_fid
-from fastcore.basics import chunked
-from fastai.data.core import DataLoaders
-from fastai.data.load import DataLoader
-from fastai.learner import Learner
-from fastai.callback.core import Callback
-from fastai.callback.schedule import fit_one_cycle
-from fastai.optimizer import Adam
-from fastai.metrics import accuracy
-from .core import atomic_write, seed_everything
+from .core import atomic_write
 
 # %% auto #0
-__all__ = ['to_unit', 'check_images', 'FeatureNet', 'feature_stats', 'fid_from_stats', 'fid_from_features', 'FIDScorer',
-           'compute_fid', 'InceptionFeatures', 'DomainClassifier', 'TensorDL', 'tensor_dls', 'RandomShift',
-           'train_domain_classifier', 'class_accuracy', 'predict', 'domain_classifier', 'digits_classifier']
+__all__ = ['to_unit', 'check_unit_images', 'FeatureNet', 'feature_stats', 'fid_from_stats', 'fid_from_features', 'FIDScorer',
+           'compute_fid', 'InceptionFeatures']
 
 # %% ../nbs/12_fid.ipynb #20c590d9
 def to_unit(x: Tensor) -> Tensor:
     "Images in [-1,1] (data, decoder output) -> [0,1], clamped."
     return ((x.float() + 1) / 2).clamp(0, 1)
 
-def check_images(x: Tensor, shape: tuple|None = None, tol: float = 1e-3) -> Tensor:
+def check_unit_images(x: Tensor, shape: tuple|None = None, tol: float = 1e-3) -> Tensor:
     "Check `x` is float (B,C,H,W) in [0,1] (and (C,H,W) == `shape` when given); return it as float32."
     if not torch.is_tensor(x) or x.ndim != 4: raise ValueError(f'images must be a tensor (B,C,H,W), got {getattr(x, "shape", type(x))}')
     if not x.is_floating_point(): raise ValueError(f'images must be float in [0,1], got dtype {x.dtype} (divide uint8 images by 255)')
@@ -84,7 +75,7 @@ class FIDScorer:
 
     def update(self, images: Tensor, real: bool):
         "Add images (B,C,H,W) in [0,1]."
-        self.metric.update(check_images(images).to(self.device), real=real); return self
+        self.metric.update(check_unit_images(images).to(self.device), real=real); return self
 
     def compute(self) -> float: return self.metric.compute().item()
     def reset_fake(self): self.metric.reset(); return self   # keeps the real statistics
@@ -142,116 +133,7 @@ class InceptionFeatures(nn.Module):
 
     @torch.no_grad()
     def forward(self, x: Tensor) -> Tensor:
-        x = check_images(x)
+        x = check_unit_images(x)
         if x.shape[1] == 1: x = x.expand(-1, 3, -1, -1)
         x = F.interpolate(x, size=(299, 299), mode='bilinear', align_corners=False, antialias=True)
         return self.net(2 * x - 1)                                                 # (B,2048)
-
-# %% ../nbs/12_fid.ipynb #07e70abc
-def _conv(ci: int, co: int, stride: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(ci, co, 3, stride, 1, bias=False), nn.BatchNorm2d(co), nn.ReLU())
-
-class DomainClassifier(nn.Module):
-    "Small CNN: [0,1] images (B,in_chans,img_size,img_size) -> logits (B,n_classes); `features` gives the (B,feat_dim) FID features."
-    def __init__(self, img_size: int = 16, in_chans: int = 1, n_classes: int = 10, feat_dim: int = 64, width: int = 32):
-        super().__init__()
-        self.img_size, self.in_chans, self.n_classes, self.num_features = img_size, in_chans, n_classes, feat_dim
-        self.valid_acc = float('nan')
-        self.body = nn.Sequential(_conv(in_chans, width, 1), _conv(width, 2 * width, 2), _conv(2 * width, 4 * width, 2),
-                                  nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * width, feat_dim), nn.ReLU())
-        self.head = nn.Linear(feat_dim, n_classes)
-
-    def forward(self, x: Tensor) -> Tensor: return self.head(self.body(x))
-
-    @torch.no_grad()
-    def features(self, x: Tensor) -> Tensor:
-        "Penultimate features (B,feat_dim) of [0,1] images, in eval mode."
-        x = check_images(x, (self.in_chans, self.img_size, self.img_size))
-        return self.eval().body(x.to(next(self.parameters()).device))
-
-    def feature_net(self, bs: int = 256) -> FeatureNet: return FeatureNet(self.features, self.num_features, bs)
-
-    def save(self, path) -> Path:
-        cfg = dict(img_size=self.img_size, in_chans=self.in_chans, n_classes=self.n_classes, feat_dim=self.num_features, width=self.body[0][0].out_channels)
-        return atomic_write(path, lambda tmp: torch.save(dict(cfg=cfg, valid_acc=self.valid_acc, state=self.state_dict()), tmp))
-
-    @classmethod
-    def load(cls, path) -> DomainClassifier:
-        path = Path(path)
-        if not path.is_file(): raise FileNotFoundError(f'domain classifier file not found: {path} (train one with train_domain_classifier)')
-        d = torch.load(path, map_location='cpu', weights_only=True)
-        m = cls(**d['cfg']); m.load_state_dict(d['state']); m.valid_acc = d['valid_acc']
-        return m.eval()
-
-# %% ../nbs/12_fid.ipynb #1b3f355f
-class TensorDL(DataLoader):
-    "fastai DataLoader over in-memory tensors, batched by indexing (no per-item collation)."
-    def __init__(self, tensors: tuple[Tensor, ...], bs: int = 64, shuffle: bool = False, drop_last: bool = False, dataset=None, **kwargs):
-        super().__init__(list(range(len(tensors[0]))) if dataset is None else dataset, bs=bs, shuffle=shuffle, drop_last=drop_last, **kwargs)
-        self.tensors = tuple(tensors)
-
-    def new(self, dataset=None, cls=None, **kwargs): return super().new(dataset, cls, tensors=self.tensors, **kwargs)
-
-    def create_batches(self, samps):
-        for b in chunked(samps, self.bs, self.drop_last):
-            idx = torch.tensor(b)
-            yield tuple(t[idx] for t in self.tensors)
-
-def tensor_dls(x_train: Tensor, y_train: Tensor, x_valid: Tensor, y_valid: Tensor, bs: int = 64, device=None) -> DataLoaders:
-    "fastai DataLoaders over in-memory (x, y) tensors."
-    return DataLoaders(TensorDL((x_train, y_train), bs=bs, shuffle=True, drop_last=len(x_train) > bs),
-                       TensorDL((x_valid, y_valid), bs=max(bs, 256)), device=device or 'cpu')
-
-class RandomShift(Callback):
-    "Training-time random translation by up to `px` pixels (roll), one shift per batch."
-    def __init__(self, px: int = 1): self.px = px
-    def before_batch(self):
-        if not self.training or self.px == 0: return
-        s = torch.randint(-self.px, self.px + 1, (2,)).tolist()
-        self.learn.xb = (torch.roll(self.xb[0], s, (2, 3)),)
-
-# %% ../nbs/12_fid.ipynb #469b4b42
-def train_domain_classifier(x_train: Tensor, y_train: Tensor, x_valid: Tensor, y_valid: Tensor, epochs: int = 8,
-                            lr: float = 3e-3, bs: int = 64, feat_dim: int = 64, shift: int = 1, seed: int = 0,
-                            path=None, device=None) -> DomainClassifier:
-    "Train a `DomainClassifier` on [0,1] images (B,C,H,W); record its validation accuracy; save it to `path` if given."
-    x_train, x_valid = check_images(x_train), check_images(x_valid)
-    if x_train.shape[2] != x_train.shape[3]: raise ValueError(f'square images expected, got {tuple(x_train.shape[2:])}')
-    seed_everything(seed)
-    m = DomainClassifier(x_train.shape[-1], x_train.shape[1], int(max(y_train.max(), y_valid.max())) + 1, feat_dim)
-    learn = Learner(tensor_dls(x_train, y_train, x_valid, y_valid, bs, device), m, loss_func=nn.CrossEntropyLoss(),
-                    opt_func=Adam, metrics=accuracy, cbs=RandomShift(shift))
-    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr)
-    m.cpu().eval()
-    m.valid_acc = class_accuracy(m, x_valid, y_valid)
-    if path is not None: m.save(path)
-    return m
-
-def class_accuracy(classifier: DomainClassifier, images: Tensor, labels: Tensor, bs: int = 256) -> float:
-    "Share of `images` ([0,1], (B,C,H,W)) that `classifier` assigns to `labels` (e.g. the class each sample was drawn for)."
-    if len(images) != len(labels): raise ValueError(f'{len(images)} images but {len(labels)} labels')
-    return (predict(classifier, images, bs) == labels.cpu()).float().mean().item()
-
-@torch.no_grad()
-def predict(classifier: DomainClassifier, images: Tensor, bs: int = 256) -> Tensor:
-    "Predicted classes (B,) of [0,1] images."
-    classifier.eval(); dev = next(classifier.parameters()).device
-    x = check_images(images, (classifier.in_chans, classifier.img_size, classifier.img_size))
-    return torch.cat([classifier(x[i:i + bs].to(dev)).argmax(1).cpu() for i in range(0, len(x), bs)])
-
-# %% ../nbs/12_fid.ipynb #88807ec5
-def domain_classifier(x_train: Tensor, y_train: Tensor, x_valid: Tensor, y_valid: Tensor, path=None, epochs: int = 8,
-                      seed: int = 0) -> DomainClassifier:
-    "The classifier saved at `path` if it exists (checked against the images' shape), else trained on the split (images in [0,1]) and saved there."
-    C, S = x_train.shape[1], x_train.shape[-1]
-    if path is not None and Path(path).is_file():
-        m = DomainClassifier.load(path)
-        if (m.img_size, m.in_chans) != (S, C): raise ValueError(f'{path} holds a classifier for {m.in_chans}x{m.img_size}x{m.img_size} images, not {C}x{S}x{S}')
-        return m
-    return train_domain_classifier(x_train, y_train, x_valid, y_valid, epochs=epochs, seed=seed, path=path)
-
-def digits_classifier(img_size: int = 16, path=None, epochs: int = 8, seed: int = 0) -> DomainClassifier:
-    "The domain classifier of the bundled digits: loaded from `path` if it exists, else trained (and saved to `path`)."
-    from mimflow.data import digits_tensors
-    (xt, yt), (xv, yv) = digits_tensors(img_size, 'train'), digits_tensors(img_size, 'valid')
-    return domain_classifier(to_unit(xt), yt, to_unit(xv), yv, path, epochs, seed)

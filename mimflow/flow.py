@@ -1,4 +1,4 @@
-"""`TransformerFlow`: MIMFlow's normalizing flow (TarFlow/STARFlow meta-blocks, deep-shallow layout), its likelihood in the paper's units, the KV-cached inverse with classifier-free guidance and temperature, and score-based denoising.
+"""`TransformerFlow`: MIMFlow's normalizing flow (TarFlow/STARFlow meta-blocks, deep-shallow layout), its likelihood in the paper's units, the inverse (sequential with a KV cache, or Jacobi) with classifier-free guidance and temperature, and score-based denoising.
 
 Docs: https://mimflow.github.io/mimflow/flow.html.md"""
 
@@ -11,7 +11,7 @@ import torch
 from torch import nn, Tensor
 from fastcore.basics import patch
 from .config import MIMFlowConfig
-from .flow_layers import MetaBlock, guidance_weights, to32
+from .flow_layers import MetaBlock, guidance_weights, invert, to32
 
 # %% auto #0
 __all__ = ['TransformerFlow', 'flow_from_config', 'nll_loss', 'nll_to_bpd', 'denoise']
@@ -45,7 +45,8 @@ class TransformerFlow(nn.Module):
         if not self.num_classes: raise ValueError('labels given to a flow built with num_classes=0')
         if y.shape != (x.shape[0],): raise ValueError(f'labels must have shape ({x.shape[0]},), got {tuple(y.shape)}')
         if y.is_floating_point(): raise TypeError(f'labels must be integers, got {y.dtype}')
-        if (y >= self.num_classes).any(): raise ValueError(f'labels must be < num_classes={self.num_classes} (negative = null class), got {y.max().item()}')
+        if len(y) and ((y >= self.num_classes) | (y < -1)).any():
+            raise ValueError(f'labels must lie in [-1, {self.num_classes - 1}] (-1 = the null class), got {y.min().item()}..{y.max().item()}')
 
     def forward(self, x: Tensor, y: Tensor|None = None, return_outputs: bool = False):
         "x (B,N,C) -> (z (B,N,C), logdet (B,)) [, outputs]: logdet is the true total log|det dz/dx|."
@@ -59,9 +60,10 @@ class TransformerFlow(nn.Module):
 # %% ../nbs/05_flow.ipynb #73e70a7e
 def flow_from_config(cfg: MIMFlowConfig, **kw) -> TransformerFlow:
     "The flow of a `MIMFlowConfig` (extra keyword arguments go to `TransformerFlow`)."
-    return TransformerFlow(token_dim=cfg.latent_dim, seq_len=cfg.num_latent_tokens, channels=cfg.flow_channels,
-                           layers_per_block=cfg.flow_layers_per_block, head_dim=cfg.flow_head_dim,
-                           num_classes=cfg.num_classes, mlp_ratio=cfg.flow_mlp_ratio, **kw)
+    f = cfg.flow
+    return TransformerFlow(token_dim=cfg.latent_dim, seq_len=cfg.num_latent_tokens, channels=f.channels,
+                           layers_per_block=f.layers_per_block, head_dim=f.head_dim, num_classes=cfg.num_classes,
+                           mlp_ratio=f.mlp_ratio, **kw)
 
 # %% ../nbs/05_flow.ipynb #39c7b179
 def nll_loss(z: Tensor, logdet: Tensor) -> Tensor:
@@ -87,33 +89,38 @@ def log_prob(self: TransformerFlow, x: Tensor, y: Tensor|None = None) -> Tensor:
 @patch
 @torch.no_grad()
 def reverse(self: TransformerFlow, z: Tensor, y: Tensor|None = None,
-            cfg: float = 0.,                 # guidance weight w (0 = conditional only)
+            guidance: float = 0.,            # w: 0 = the conditional flow alone
             annealed: bool = True,           # ramp w along the sequence, w_t = w (t+1)/(N-1)
             interval: float = 0.,            # no guidance where the ramp (t+1)/(N-1) < interval
             temperature: float = 1.,         # scale of the base noise: inverts temperature * z
             rule: str = 'ab',                # 'ab' (TarFlow) or 'gaussian' (STARFlow)
             interval_mode: str = 'position', # 'position' (above) or 'blocks': guide the first ceil(interval*K) blocks
-            naive: bool = False) -> Tensor:  # True: the uncached reference inverse
-    "z (B,N,C) -> x (B,N,C): invert the flow, deep block first, with a per-layer KV cache."
+            solver: str = 'cached',          # 'cached' (sequential, exact) or 'jacobi' (fixed-point groups)
+            group_size: int|None = None,     # jacobi: steps per group (None = all)
+            tol: float = 1e-5,               # jacobi: a group stops when no token moves more than this
+            max_iters: int|None = None,      # jacobi: cap on a group's iterations (default: its length, exact)
+            compile: bool|None = None,       # torch.compile the one-token steps (None: for long sequences, see invert)
+            return_stats: bool = False):     # also return the iterations of every group of every block
+    "z (B,N,C) -> x (B,N,C) [, stats]: invert the flow, deep block first."
     self.check(z, y)
-    x = temperature * to32(z)
-    for blk, w in zip(reversed(self.blocks), self.guidance_plan(cfg, annealed, interval, interval_mode)):   # deep block first
-        x = blk.reverse(x, y, w, rule, naive)
-    return x
+    if not math.isfinite(guidance) or not math.isfinite(temperature) or temperature <= 0:
+        raise ValueError(f'guidance must be finite and temperature finite and > 0, got {guidance} and {temperature}')
+    if solver not in ('cached', 'jacobi'): raise ValueError(f"solver must be 'cached' or 'jacobi', got {solver!r}")
+    G = 1 if solver == 'cached' else (group_size or self.seq_len - 1)
+    x, iters = temperature * to32(z), []
+    for blk, w in zip(reversed(self.blocks), self.guidance_plan(guidance, annealed, interval, interval_mode)):
+        x, it = invert(blk, x, y, w, rule, G, tol, max_iters, compile)
+        iters.append(it)
+    return (x, dict(iters=iters, passes=sum(sum(it) for it in iters))) if return_stats else x
 
 @patch
-def guidance_plan(self: TransformerFlow, cfg: float, annealed: bool, interval: float, interval_mode: str) -> list:
+def guidance_plan(self: TransformerFlow, guidance: float, annealed: bool, interval: float, interval_mode: str) -> list:
     "Per-step guidance weights (N-1,) for each block in sampling order (deep block first); None = unguided."
     if interval_mode not in ('position', 'blocks'): raise ValueError(f"interval_mode must be 'position' or 'blocks', got {interval_mode!r}")
     K, by_blocks = len(self.blocks), interval_mode == 'blocks'
-    w = guidance_weights(cfg, self.seq_len, annealed, 0. if by_blocks else interval)
+    w = guidance_weights(guidance, self.seq_len, annealed, 0. if by_blocks else interval)
     n_guided = math.ceil(interval * K) if by_blocks and interval > 0 else K
     return [w if i < n_guided else None for i in range(K)]
-
-@patch
-def reverse_naive(self: TransformerFlow, z: Tensor, y: Tensor|None = None, **kw) -> Tensor:
-    "Reference inverse: every autoregressive step re-runs the full causal forward (O(N) times slower)."
-    return self.reverse(z, y, naive=True, **kw)
 
 @patch
 def sample(self: TransformerFlow, n_or_y: int|Tensor, generator: torch.Generator|None = None, **kw) -> Tensor:

@@ -1,4 +1,4 @@
-"""The pieces of MIMFlow's normalizing flow (TarFlow's meta-block): a causal transformer with a KV cache, the token permutation, and one autoregressive affine flow block with its exact inverse and classifier-free guidance.
+"""The pieces of MIMFlow's normalizing flow (TarFlow's meta-block): a causal transformer whose attention can read and write a preallocated KV cache, the token permutation, one autoregressive affine flow block, classifier-free guidance, and the block's one inverse: sequential with the cache, or Jacobi over groups of tokens with the same step code.
 
 Docs: https://mimflow.github.io/mimflow/flow_layers.html.md"""
 
@@ -6,16 +6,14 @@ Docs: https://mimflow.github.io/mimflow/flow_layers.html.md"""
 
 # %% ../nbs/04_flow_layers.ipynb #2dfa2927
 from __future__ import annotations
-import math
+import math, os, warnings
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
-from timm.layers import Mlp
-from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['to32', 'LayerNorm32', 'KVCache', 'Attention', 'AttentionBlock', 'Permutation', 'MetaBlock', 'randomize_',
-           'guidance_weights', 'guide', 'reverse_naive', 'reverse_cached']
+__all__ = ['to32', 'LayerNorm32', 'KVCache', 'Attention', 'Mlp', 'AttentionBlock', 'Permutation', 'MetaBlock', 'randomize_',
+           'guidance_weights', 'guide', 'auto_compile', 'invert', 'naive_inverse']
 
 # %% ../nbs/04_flow_layers.ipynb #c80a3464
 def to32(x: Tensor) -> Tensor:
@@ -25,59 +23,76 @@ def to32(x: Tensor) -> Tensor:
 class LayerNorm32(nn.LayerNorm):
     "LayerNorm computed in (at least) fp32, even under autocast; returns the input dtype."
     def forward(self, x: Tensor) -> Tensor:
+        if x.dtype in (torch.float32, torch.float64) and not torch.is_autocast_enabled(x.device.type):
+            return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
         with torch.autocast(x.device.type, enabled=False):
             w, b = (None if p is None else to32(p) for p in (self.weight, self.bias))
             return F.layer_norm(to32(x), self.normalized_shape, w, b, self.eps).to(x.dtype)
 
 # %% ../nbs/04_flow_layers.ipynb #1c8c5f22
 class KVCache:
-    "Preallocated keys/values (B,H,N,hd), filled one slot per autoregressive step."
-    def __init__(self): self.k = self.v = None; self.t = self.max_len = 0
+    "Keys and values (B,H,N,hd) of the tokens fed so far, zero-filled at creation; `rows(i, j)` is a view on batch rows i..j."
+    def __init__(self, k: Tensor, v: Tensor, slots: Tensor|None = None, prefix: bool = False):
+        self.k, self.v, self.prefix_view = k, v, prefix                   # (B,H,N,hd) each; prefix: ends at the last slot fed
+        self.slots = torch.arange(k.shape[2], device=k.device) if slots is None else slots   # (N,)
 
-    def reset(self, max_len: int): self.t, self.max_len = 0, max_len     # rewind; buffers are reused if they fit
-    def free(self): self.k = self.v = None; self.t = 0
+    @classmethod
+    def empty(cls, B: int, heads: int, N: int, head_dim: int, like: Tensor) -> KVCache:
+        k = like.new_zeros(B, heads, N, head_dim)
+        return cls(k, torch.zeros_like(k))
 
-    def append(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
-        "Write k, v (B,H,T,hd) at slots t..t+T-1; return the filled prefix (B,H,t+T,hd) of both."
-        B, H, T, hd = k.shape
-        shape = (B, H, self.max_len, hd)
-        if self.k is None or self.k.shape != shape or self.k.dtype != k.dtype or self.k.device != k.device:
-            if self.t: raise RuntimeError('KVCache: batch/dtype changed in the middle of a sequence; call reset first')
-            self.k, self.v = k.new_empty(shape), v.new_empty(shape)
-        if self.t + T > self.max_len: raise RuntimeError(f'KVCache overflow: {self.t + T} > {self.max_len} slots')
-        self.k[:, :, self.t:self.t + T], self.v[:, :, self.t:self.t + T] = k, v
-        self.t += T
-        return self.k[:, :, :self.t], self.v[:, :, :self.t]
+    def rows(self, i: int, j: int) -> KVCache: return KVCache(self.k[i:j], self.v[i:j], self.slots)
+    def prefix(self, n: int) -> KVCache: return KVCache(self.k[:, :, :n], self.v[:, :, :n], self.slots[:n], prefix=True)
+
+    def write(self, k: Tensor, v: Tensor, pos: Tensor) -> tuple[Tensor, Tensor]:
+        "Store k, v (B,H,T,hd) at the slots `pos` (T,); return the whole key and value buffers."
+        self.k.index_copy_(2, pos, k.to(self.k.dtype)); self.v.index_copy_(2, pos, v.to(self.v.dtype))
+        return self.k, self.v
 
 class Attention(nn.Module):
-    "Causal multi-head self-attention (SDPA); `use_cache=True` feeds one new token against the KV cache."
+    "Causal multi-head self-attention; with a `cache`, x holds the tokens at positions `pos` (T,)."
     def __init__(self, dim: int, head_dim: int):
         super().__init__()
         if dim % head_dim: raise ValueError(f'dim {dim} is not a multiple of head_dim {head_dim}')
         self.heads = dim // head_dim
         self.qkv, self.proj = nn.Linear(dim, 3 * dim), nn.Linear(dim, dim)
-        self.cache = KVCache()
 
-    def forward(self, x: Tensor, use_cache: bool = False) -> Tensor:
+    def forward(self, x: Tensor, cache: KVCache|None = None, pos: Tensor|None = None) -> Tensor:
         B, T, D = x.shape                                                          # (B,T,D)
-        q, k, v = self.qkv(x).view(B, T, 3, self.heads, -1).permute(2, 0, 3, 1, 4)  # each (B,H,T,hd)
-        if use_cache:
-            if T != 1: raise ValueError(f'the cached path takes one token at a time, got {T}')
-            k, v = self.cache.append(k, v)                                         # (B,H,t+1,hd)
-        o = F.scaled_dot_product_attention(q, k, v, is_causal=not use_cache)       # (B,H,T,hd)
-        return self.proj(o.transpose(1, 2).reshape(B, T, D))
+        qkv = F.linear(x, self.qkv.weight, self.qkv.bias)                          # (B,T,3D)
+        q, k, v = qkv.view(B, T, 3, self.heads, -1).permute(2, 0, 3, 1, 4)         # each (B,H,T,hd)
+        if cache is None: o = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        elif cache.prefix_view:                                                    # slots 0..pos[-1]: SDPA, causal within the group
+            K, V = cache.write(k, v, pos)                                          # (B,H,pos[-1]+1,hd)
+            S = K.shape[2]
+            o = F.scaled_dot_product_attention(q, K.to(q.dtype), V.to(q.dtype),
+                                               attn_mask=None if T == 1 else torch.ones(T, S, dtype=torch.bool, device=x.device).tril(S - T))
+        else:                                                                      # the whole buffer: the same shapes at every position
+            K, V = cache.write(k, v, pos)                                          # (B,H,N,hd)
+            s = (q * q.shape[-1] ** -0.5) @ K.transpose(-1, -2).to(q.dtype)        # (B,H,T,N)
+            s = s.masked_fill(cache.slots > pos[:, None], float('-inf'))           # query at p sees slots 0..p
+            o = s.softmax(-1).to(q.dtype) @ V.to(q.dtype)
+        return F.linear(o.transpose(1, 2).reshape(B, T, D), self.proj.weight, self.proj.bias)
 
 # %% ../nbs/04_flow_layers.ipynb #460cb731
+class Mlp(nn.Module):
+    "Linear -> GELU -> Linear."
+    def __init__(self, dim: int, hidden: int):
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(dim, hidden), nn.Linear(hidden, dim)
+    def forward(self, x: Tensor) -> Tensor:
+        return F.linear(F.gelu(F.linear(x, self.fc1.weight, self.fc1.bias)), self.fc2.weight, self.fc2.bias)
+
 class AttentionBlock(nn.Module):
     "Pre-LN transformer layer: causal attention + timm Mlp, LayerNorms in fp32."
     def __init__(self, dim: int, head_dim: int, mlp_ratio: float = 4.):
         super().__init__()
         self.norm1, self.norm2 = LayerNorm32(dim), LayerNorm32(dim)
         self.attn = Attention(dim, head_dim)
-        self.mlp = Mlp(dim, int(dim * mlp_ratio), act_layer=nn.GELU)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
 
-    def forward(self, x: Tensor, use_cache: bool = False) -> Tensor:
-        x = x + self.attn(self.norm1(x), use_cache)
+    def forward(self, x: Tensor, cache: KVCache|None = None, pos: Tensor|None = None) -> Tensor:
+        x = x + self.attn(self.norm1(x), cache, pos)
         return x + self.mlp(self.norm2(x))
 
 # %% ../nbs/04_flow_layers.ipynb #7301b9b1
@@ -106,20 +121,24 @@ class MetaBlock(nn.Module):
         nn.init.zeros_(self.proj_out.weight); nn.init.zeros_(self.proj_out.bias)              # identity at init
 
     def embed_class(self, y: Tensor|None) -> Tensor:
-        "e_k(y): (B,1,D) rows of E_k, the mean row for labels < 0; (1,1,D) mean row for y=None; 0 without classes."
+        "e_k(y): (B,1,D) rows of E_k, the mean row for label -1; (1,1,D) mean row for y=None; 0 without classes."
         E = self.class_embed
         if E is None: return torch.zeros(())
         null = E.mean(0)
         if y is None: return null.view(1, 1, -1)
         return torch.where((y < 0)[:, None], null, E[y.clamp(min=0)])[:, None]
 
+    def transform(self, u: Tensor, e: Tensor, pos: Tensor|None = None, caches: list[KVCache]|None = None) -> Tensor:
+        "Raw (alpha, beta) (B,T,2C), unshifted, of inputs u (B,T,C) at positions `pos` (T,) of this block's order (None: all)."
+        P = self.perm(self.pos_embed, dim=0) if pos is None else self.pos_embed[self.pos_embed.shape[0] - 1 - pos if self.perm.flip else pos]
+        h = F.linear(u, self.proj_in.weight, self.proj_in.bias) + P + e                          # (B,T,D)
+        for i, layer in enumerate(self.attn_blocks): h = layer(h, None if caches is None else caches[i], pos)
+        return to32(F.linear(h, self.proj_out.weight, self.proj_out.bias))
+
     def params(self, u: Tensor, y: Tensor|None = None) -> tuple[Tensor, Tensor]:
         "Shifted affine parameters (a, b), each (B,N,C), for `u` already in this block's order."
-        h = self.proj_in(u) + self.perm(self.pos_embed, dim=0) + self.embed_class(y)           # (B,N,D)
-        for blk in self.attn_blocks: h = blk(h)
-        o = F.pad(self.proj_out(h)[:, :-1], (0, 0, 1, 0))                                      # shift: o_t = out_{t-1}, o_0 = 0
-        a, b = to32(o).chunk(2, -1)
-        return a, b
+        o = F.pad(self.transform(u, self.embed_class(y))[:, :-1], (0, 0, 1, 0))   # shift: o_t = out_{t-1}, o_0 = 0
+        return o.chunk(2, -1)
 
     def forward(self, x: Tensor, y: Tensor|None = None) -> tuple[Tensor, Tensor]:
         "x (B,N,C) -> (z (B,N,C), logdet (B,)): the true log|det dz/dx| per sample."
@@ -128,6 +147,15 @@ class MetaBlock(nn.Module):
         with torch.autocast(x.device.type, enabled=False):
             z = (to32(u) - b) * torch.exp(-a)
             return self.perm.reverse(z), -a.sum((1, 2))
+
+    def new_caches(self, B: int, dtype: torch.dtype) -> list[KVCache]:
+        "Zero-filled KV caches for a batch of B rows, one per layer."
+        like = self.pos_embed.to(dtype)
+        return [KVCache.empty(B, l.attn.heads, like.shape[0], like.shape[1] // l.attn.heads, like) for l in self.attn_blocks]
+
+    def reverse(self, z: Tensor, y: Tensor|None = None, weights: Tensor|None = None, rule: str = 'ab', **solver) -> Tensor:
+        "z (B,N,C) -> x (B,N,C): the block's inverse, guided by per-step `weights` (N-1,); `solver`: see `invert`."
+        return invert(self, z, y, weights, rule, **solver)[0]
 
 # %% ../nbs/04_flow_layers.ipynb #e6962ae9
 def randomize_(m: nn.Module, scale: float = 0.3, seed: int|None = None) -> nn.Module:
@@ -141,13 +169,12 @@ def randomize_(m: nn.Module, scale: float = 0.3, seed: int|None = None) -> nn.Mo
     return m
 
 # %% ../nbs/04_flow_layers.ipynb #7502dd7e
-def guidance_weights(cfg: float, seq_len: int, annealed: bool = True, interval: float = 0.) -> Tensor:
+def guidance_weights(guidance: float, seq_len: int, annealed: bool = True, interval: float = 0.) -> Tensor:
     "Guidance weight w_t for the N-1 autoregressive steps t = 0..N-2, shape (N-1,)."
     r = torch.arange(1, seq_len, dtype=torch.float64) / max(seq_len - 1, 1)      # (t+1)/(N-1)
-    w = cfg * r if annealed else torch.full_like(r, cfg)
+    w = guidance * r if annealed else torch.full_like(r, guidance)
     return torch.where(r < interval, 0., w).float()
 
-# %% ../nbs/04_flow_layers.ipynb #db99965a
 def guide(a_c: Tensor, b_c: Tensor, a_u: Tensor, b_u: Tensor, w: Tensor|float, rule: str = 'ab') -> tuple[Tensor, Tensor]:
     "Combine conditional and unconditional (alpha, beta) with guidance weight `w`; rule 'ab' or 'gaussian'."
     if rule == 'ab': return a_c + w * (a_c - a_u), b_c + w * (b_c - b_u)
@@ -157,13 +184,85 @@ def guide(a_c: Tensor, b_c: Tensor, a_u: Tensor, b_u: Tensor, w: Tensor|float, r
         return a_c - 0.5 * torch.log(d), ((1 + w) * b_c - w * s * b_u) / d
     raise ValueError(f"unknown guidance rule {rule!r}; use 'ab' or 'gaussian'")
 
-# %% ../nbs/04_flow_layers.ipynb #e08e517a
+# %% ../nbs/04_flow_layers.ipynb #db99965a
 def _guided(blk: MetaBlock, y: Tensor|None, weights: Tensor|None) -> bool:
     return weights is not None and bool((weights != 0).any()) and y is not None and blk.class_embed is not None
 
+_compiled = {}
+def _step_fn(compile: bool):
+    "`MetaBlock.transform`, compiled once per process when `compile` (static shapes: one graph serves every position)."
+    if not compile: return MetaBlock.transform
+    if 'fn' not in _compiled:
+        import torch._dynamo                                            # one graph per block, batch and guidance: 8 is too few
+        torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
+        fn = torch.compile(MetaBlock.transform, dynamic=False, options={'cpp_wrapper': True})
+        def guarded(*a, **kw):                                          # the eager fallback: the same function, uncompiled
+            try: return fn(*a, **kw)
+            except Exception as e:
+                warnings.warn(f'torch.compile of the sampler step failed ({type(e).__name__}: {str(e)[:200]}); sampling eagerly')
+                _compiled['fn'] = MetaBlock.transform
+                return MetaBlock.transform(*a, **kw)
+        _compiled['fn'] = guarded
+    return _compiled['fn']
+
+def auto_compile(B: int, N: int) -> bool:
+    "Whether `compile=None` compiles: long sequences (N >= 64) in batches of 8 or more, where per-step overhead dominates."
+    return N >= 64 and B >= 8 and os.environ.get('MIMFLOW_COMPILE', '1') != '0'
+
+def _solve(blk, x, u, e, caches, steps, s_from, s_to, G, tol, max_iters, w=None, rule='ab', compile=False) -> list[int]:
+    "Steps s_from..s_to-1 of the inverse in groups of G, in place on x (B,N,C); w: per-step weights (list) when guided."
+    B, iters, step = x.shape[0], [], _step_fn(compile)
+    for s in range(s_from, s_to, G):                                   # steps s..end-1 produce tokens s+1..end
+        end = min(s + G, s_to); T = end - s
+        cap = T if max_iters is None else min(T, max_iters)
+        wt = None if w is None else (w[s] if T == 1 else u.new_tensor(w[s:end]).view(1, T, 1))
+        for k in range(1, cap + 1):
+            xin = x[:, s:end] if w is None else x[:, s:end].repeat(2, 1, 1)
+            if T == 1 and compile: a, b = step(blk, xin, e, steps[s:end], caches).chunk(2, -1)   # whole buffers: static shapes
+            else: a, b = blk.transform(xin, e, steps[s:end], [c.prefix(end) for c in caches]).chunk(2, -1)
+            if w is not None: a, b = guide(a[:B], b[:B], a[B:], b[B:], wt, rule)
+            new = u[:, s + 1:end + 1] * torch.exp(a) + b                     # fp32: u, a and b are
+            if k == T: x[:, s + 1:end + 1] = new; break                 # exact: all inputs of this pass were final
+            new = torch.where(torch.isfinite(new), new, u[:, s + 1:end + 1])
+            delta = (new - x[:, s + 1:end + 1]).abs().max().item()
+            x[:, s + 1:end + 1] = new
+            if delta < tol: break
+        iters.append(k)
+        if k < T and k == cap and delta >= tol:
+            warnings.warn(f'Jacobi group at steps {s}..{end - 1} stopped at max_iters={max_iters} with update {delta:.2e} >= tol={tol}')
+    return iters
+
 @torch.no_grad()
-def reverse_naive(blk: MetaBlock, z: Tensor, y: Tensor|None = None, weights: Tensor|None = None, rule: str = 'ab') -> Tensor:
-    "Reference inverse of `blk`: recompute the full causal forward at each step (and the null branch separately)."
+def invert(blk: MetaBlock, z: Tensor, y: Tensor|None = None, weights: Tensor|None = None, rule: str = 'ab',
+           group_size: int = 1,          # steps solved together: 1 = sequential, N-1 = plain Jacobi
+           tol: float = 1e-5,            # a group stops when no token moves more than this
+           max_iters: int|None = None,   # cap on the iterations of a group (default: its length, always exact)
+           compile: bool|None = None     # run the one-token steps through torch.compile (None: when `auto_compile` says)
+           ) -> tuple[Tensor, list[int]]:
+    "z (B,N,C) -> (x (B,N,C), iterations of each group): the inverse of `blk`, guided by per-step `weights` (N-1,)."
+    u = blk.perm(to32(z)); x = u.clone()                               # (B,N,C) state, fp32
+    B, N, _ = u.shape
+    if group_size < 1: raise ValueError(f'group_size must be >= 1, got {group_size}')
+    if max_iters is not None and max_iters < 1: raise ValueError(f'max_iters must be >= 1, got {max_iters}')
+    G, guided = min(group_size, N - 1), _guided(blk, y, weights)
+    compile = auto_compile(B, N) if compile is None else compile
+    w = weights.tolist() if guided else None
+    s0 = next((t for t, wt in enumerate(w) if wt != 0), N - 1) if guided else N - 1   # leading unguided steps
+    dev = z.device.type
+    caches = blk.new_caches(2 * B if guided else B, torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else u.dtype)
+    steps, e_c = torch.arange(N, device=z.device), blk.embed_class(y)
+    kw = dict(G=G, tol=tol, max_iters=max_iters, compile=compile)
+    iters = _solve(blk, x, u, e_c, [c.rows(0, B) for c in caches] if guided else caches, steps, 0, s0, **kw)
+    if guided:
+        e_u = blk.embed_class(None).expand_as(e_c)
+        if s0: blk.transform(x[:, :s0], e_u, steps[:s0], [c.rows(B, 2 * B) for c in caches])   # null keys of the unguided prefix
+        iters += _solve(blk, x, u, torch.cat([e_c, e_u]), caches, steps, s0, N - 1, w=w, rule=rule, **kw)
+    return blk.perm.reverse(x), iters
+
+# %% ../nbs/04_flow_layers.ipynb #e08e517a
+@torch.no_grad()
+def naive_inverse(blk: MetaBlock, z: Tensor, y: Tensor|None = None, weights: Tensor|None = None, rule: str = 'ab') -> Tensor:
+    "Reference inverse of `blk` for tests: recompute the full causal forward at every step. O(N) times slower."
     u = blk.perm(to32(z)); x = u.clone()                                  # (B,N,C)
     for t in range(x.shape[1] - 1):
         a, b = (p[:, t+1] for p in blk.params(x, y))
@@ -172,34 +271,3 @@ def reverse_naive(blk: MetaBlock, z: Tensor, y: Tensor|None = None, weights: Ten
             a, b = guide(a, b, a_u, b_u, weights[t].item(), rule)
         x[:, t+1] = u[:, t+1] * torch.exp(a) + b
     return blk.perm.reverse(x)
-
-# %% ../nbs/04_flow_layers.ipynb #3e9faa08
-@torch.no_grad()
-def reverse_cached(blk: MetaBlock, z: Tensor, y: Tensor|None = None, weights: Tensor|None = None, rule: str = 'ab') -> Tensor:
-    "Inverse of `blk` with a per-layer KV cache; guidance batches [cond | uncond] into one pass."
-    u = blk.perm(to32(z)); x = u.clone()                                  # (B,N,C) state, fp32
-    B, N, _ = u.shape
-    guided = _guided(blk, y, weights)
-    e = blk.embed_class(y)
-    if guided: e = torch.cat([e, blk.embed_class(None).expand_as(e)])     # (2B,1,D): [cond | null]
-    pos = blk.perm(blk.pos_embed, dim=0)
-    for l in blk.attn_blocks: l.attn.cache.reset(N)
-    try:
-        for t in range(N - 1):
-            xt = x[:, t:t+1].repeat(2, 1, 1) if guided else x[:, t:t+1]     # (nB,1,C)
-            h = blk.proj_in(xt) + pos[t:t+1] + e
-            for l in blk.attn_blocks: h = l(h, use_cache=True)
-            a, b = to32(blk.proj_out(h)).chunk(2, -1)                      # params of token t+1, (nB,1,C)
-            if guided: a, b = guide(a[:B], b[:B], a[B:], b[B:], weights[t].item(), rule)
-            with torch.autocast(x.device.type, enabled=False):
-                x[:, t+1:t+2] = u[:, t+1:t+2] * torch.exp(to32(a)) + to32(b)
-    finally:
-        for l in blk.attn_blocks: l.attn.cache.free()
-    return blk.perm.reverse(x)
-
-# %% ../nbs/04_flow_layers.ipynb #0ff2d95b
-@patch
-def reverse(self: MetaBlock, z: Tensor, y: Tensor|None = None, weights: Tensor|None = None,
-            rule: str = 'ab', naive: bool = False) -> Tensor:
-    "z (B,N,C) -> x (B,N,C): the block's inverse (KV-cached unless `naive`), guided by per-step `weights` (N-1,)."
-    return (reverse_naive if naive else reverse_cached)(self, z, y, weights, rule)

@@ -6,25 +6,36 @@ Docs: https://mimflow.github.io/mimflow/learner.html.md"""
 
 # %% ../nbs/10_learner.ipynb #9f648e80
 from __future__ import annotations
-import math, random, warnings
+import math, os, random, warnings
 from functools import partial
 from pathlib import Path
 import numpy as np
 import torch
+import torch.distributed as dist
 from torch import nn, Tensor
+from .core import atomic_write, set_shard
 from fastai.learner import Learner
-from fastai.callback.core import Callback
-from fastai.callback.training import GradientClip
+from fastai.callback.core import Callback, CancelValidException, CancelFitException, CancelTrainException
+from fastai.callback.training import GradientClip, GradientAccumulation
+from fastai.distributed import DistributedDL, DistributedTrainer
 from fastai.optimizer import OptimWrapper
 from timm.utils import ModelEmaV3
-from .config import MIMFlowConfig, config_to_dict, config_from_dict
-from .core import atomic_write
+from .config import MIMFlowConfig, config_to_dict
 
 # %% auto #0
-__all__ = ['LabelsToModel', 'total_loss', 'LossTerms', 'collapsed', 'NonFiniteLossError', 'NonFiniteGuard', 'lr_at', 'Schedule',
-           'EMA', 'Checkpoint', 'save_checkpoint', 'load_checkpoint', 'mimflow_learner', 'fit_mimflow']
+__all__ = ['unwrap', 'world', 'LabelsToModel', 'total_loss', 'LossTerms', 'collapsed', 'NonFiniteLossError', 'NonFiniteGuard',
+           'lr_at', 'Schedule', 'SkipValidation', 'EMA', 'Checkpoint', 'save_checkpoint', 'load_checkpoint',
+           'GlobalBatchDL', 'DataParallel', 'mimflow_learner', 'fit_mimflow', 'train_time']
 
 # %% ../nbs/10_learner.ipynb #601393c8
+def unwrap(model: nn.Module) -> nn.Module:
+    "The model inside a data-parallel wrapper (or the model itself)."
+    return model.module if isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel)) else model
+
+def world() -> tuple[int, int]:
+    "(rank, number of processes) of this training run: (0, 1) without torch.distributed."
+    return (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
+
 class LabelsToModel(Callback):
     "Pass the labels to the model as a second input: `model(x, y)`."
     order = -5
@@ -33,24 +44,30 @@ class LabelsToModel(Callback):
 def total_loss(out: dict, *yb) -> Tensor: return out['loss']
 
 class LossTerms(Callback):
-    "Record every scalar term of the model's output dict per training step and per validation pass; warn of a collapse."
+    "Record every scalar term of the model's output (averaged over processes) per step and per validation pass; warn of a collapse."
     order = 55
-    def __init__(self): self.train, self.valid = [], []
-    def before_validate(self): self._acc, self._n = {}, 0
+    def __init__(self): self.train, self.valid, self._acc, self._n = [], [], {}, 0
+    def before_validate(self): self._acc, self._n = {}, 0          # (not called when validation is switched off)
     def after_loss(self):
-        terms = {k: float(v.detach()) for k, v in self.pred.items() if torch.is_tensor(v) and v.numel() == 1}
+        terms = {k: v.detach().float() for k, v in self.pred.items() if torch.is_tensor(v) and v.numel() == 1}
+        if self.training and world()[1] > 1:                           # the global batch's terms: mean over processes
+            t = torch.stack(list(terms.values())).to(next(self.model.parameters()).device)
+            dist.all_reduce(t); terms = dict(zip(terms, t / world()[1]))
+        terms = {k: float(v) for k, v in terms.items()}
+        self.learn.last_terms = terms
         if self.training: self.train.append({'step': getattr(self.learn, 'global_step', self.train_iter), **terms}); return
         bs = len(self.xb[0]); self._n += bs
         for k, v in terms.items(): self._acc[k] = self._acc.get(k, 0.) + v * bs
     def after_validate(self):
-        if not self._n: return
-        self.valid.append(v := {'epoch': self.learn.global_epoch, **{k: v / self._n for k, v in self._acc.items()}})
-        if collapsed(v, self.model): warnings.warn(
+        n, acc, self._n, self._acc = self._n, self._acc, 0, {}
+        if not n: return
+        self.valid.append(v := {'epoch': self.learn.global_epoch, **{k: v / n for k, v in acc.items()}})
+        if collapsed(v, unwrap(self.model)): warnings.warn(
             f"latent collapse at epoch {v['epoch']}: latent std {v['latent_std']:.3f} < sigma/3 and reconstruction MSE "
-            f"{v['rec']:.4f} no better than the mean image ({v['rec_baseline']:.4f}); raise w_rec or nll_warmup_frac (brief §9)")
+            f"{v['rec']:.4f} no better than the mean image ({v['rec_baseline']:.4f}); raise loss.rec or optim.nll_warmup_frac")
 
     def state_dict(self): return dict(train=self.train, valid=self.valid)
-    def load_state_dict(self, d): self.train, self.valid = list(d['train']), list(d['valid'])
+    def load_state_dict(self, d): self.__dict__.update(train=list(d['train']), valid=list(d['valid']))   # (fastai warns on attribute sets)
 
 def collapsed(v: dict, model) -> bool:
     "A latent below a third of the noise scale and a decoder no better than the mean image, once the NLL ramp is done."
@@ -61,14 +78,23 @@ def collapsed(v: dict, model) -> bool:
 class NonFiniteLossError(RuntimeError): pass
 
 class NonFiniteGuard(Callback):
-    "Stop with an error naming the step and the first non-finite loss term."
+    "Stop with an error naming the step and the first non-finite loss term (or non-finite input)."
     order = 56
     def after_loss(self):
         if not self.training: return
-        for k, v in self.pred.items():
-            if torch.is_tensor(v) and v.numel() == 1 and not torch.isfinite(v).all():
+        for k, v in getattr(self.learn, 'last_terms', {}).items():
+            if not math.isfinite(v):
                 raise NonFiniteLossError(f'non-finite loss at step {self.learn.global_step} (epoch {self.learn.global_epoch}): '
-                                         f'term {k!r} = {float(v)}; the last good checkpoint is kept')
+                                         f'term {k!r} = {v}; the last good checkpoint is kept')
+    def after_cancel_batch(self): pass
+    def after_cancel_train(self): pass
+
+def _name_step(learn, e: Exception):
+    "Re-raise a non-finite input error from inside the model with the step and epoch it happened at."
+    if isinstance(e, ValueError) and 'non-finite' in str(e):
+        raise NonFiniteLossError(f'non-finite values at step {getattr(learn, "global_step", "?")} (epoch {getattr(learn, "global_epoch", "?")}): '
+                                 f'{e}; the last good checkpoint is kept') from None
+    raise e
 
 # %% ../nbs/10_learner.ipynb #54a9caf1
 def lr_at(step: int, total: int, lr: float, kind: str = 'constant', warmup_frac: float = 0.) -> float:
@@ -79,98 +105,173 @@ def lr_at(step: int, total: int, lr: float, kind: str = 'constant', warmup_frac:
     return lr * 0.5 * (1 + math.cos(math.pi * min(1., (step - warm) / max(1, total - warm))))
 
 class Schedule(Callback):
-    "Count global steps and epochs across resumes; set the learning rate of each step."
+    "Count global steps and epochs across resumes; set each step's learning rate, NLL ramp and random shard."
     order = -4
-    def __init__(self, cfg: MIMFlowConfig, lr: float, epochs: int): self.cfg, self.base_lr, self.n_epochs = cfg, lr, epochs
+    def __init__(self, cfg: MIMFlowConfig, lr: float, epochs: int, accum: int = 1, steps: int|None = None):
+        self.cfg, self.base_lr, self.n_epochs, self.accum, self.steps = cfg, lr, epochs, accum, steps
     def before_fit(self):
         for k in ('global_step', 'global_epoch', 'first_epoch'):
             if not hasattr(self.learn, k): setattr(self.learn, k, 0)
-        self.total = self.n_epochs * len(self.dls.train)
-    def before_epoch(self): self.learn.global_epoch = self.learn.first_epoch + self.epoch
+        self.total = self.n_epochs * (len(self.dls.train.dataset) // self.cfg.optim.batch_size)
+        if self.steps: self.total = min(self.total, self.steps)
+    def before_epoch(self):
+        if self._done(): raise CancelFitException()                 # (resuming a finished run)
+        self.learn.global_epoch = self.learn.first_epoch + self.epoch
     def before_batch(self):
-        if not self.training: return
-        step, c = self.learn.global_step, self.cfg
-        self.opt.set_hypers(lr=lr_at(step, self.total, self.base_lr, c.lr_schedule, c.warmup_frac))
-        if hasattr(self.model, 'nll_ramp'): self.model.nll_ramp = min(1., (step + 1) / max(1., c.nll_warmup_frac * self.total))
+        if not self.training: return set_shard(0, 1)
+        if self._done(): raise CancelTrainException()   # optim.steps: cut the last epoch short (every callback saw the last step)
+        (rank, W), m = world(), self.iter % self.accum
+        set_shard(m * W + rank, W * self.accum)
+        step, o = self.learn.global_step, self.cfg.optim
+        self.opt.set_hypers(lr=lr_at(step, self.total, self.base_lr, o.schedule, o.warmup_frac))
+        model = unwrap(self.model)
+        if hasattr(model, 'nll_ramp'): model.nll_ramp = min(1., (step + 1) / max(1., o.nll_warmup_frac * self.total))
+    def _done(self): return self.steps and self.learn.global_step >= self.total
     def after_step(self): self.learn.global_step += 1
+    def after_fit(self): set_shard(0, 1)
+
+class SkipValidation(Callback):
+    "No validation pass (the paper's configs switch it off)."
+    def before_validate(self): raise CancelValidException()
 
 # %% ../nbs/10_learner.ipynb #ec5a4d17
 class EMA(Callback):
-    "Keep `learn.ema_model`, a timm `ModelEmaV3` of the model, updated after every step."
+    "Keep `learn.ema_model`, a timm `ModelEmaV3` of the (unwrapped) model, updated after every step."
     order = 60
     def __init__(self, decay: float): self.decay = decay
     def before_fit(self):
-        if getattr(self.learn, 'ema_model', None) is None: self.learn.ema_model = ModelEmaV3(self.model, decay=self.decay)
-    def after_step(self): self.learn.ema_model.update(self.model, step=self.learn.global_step)
+        if getattr(self.learn, 'ema_model', None) is None: self.learn.ema_model = ModelEmaV3(unwrap(self.model), decay=self.decay)
+    def after_step(self): self.learn.ema_model.update(unwrap(self.model), step=self.learn.global_step)
 
 # %% ../nbs/10_learner.ipynb #e1192feb
+def _train_dl(learn):
+    dl = learn.dls.train
+    return getattr(dl, 'dl', dl)                                       # under a distributed wrapper: the DataLoader inside
+
 def _rng_state(learn) -> dict:
     return dict(torch=torch.get_rng_state(), numpy=np.random.get_state(), python=random.getstate(),
-                dl=learn.dls.train.rng.getstate(), cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
+                dl=_train_dl(learn).rng.getstate(), cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
 
 def _set_rng_state(learn, s: dict):
     torch.set_rng_state(s['torch']); np.random.set_state(s['numpy']); random.setstate(s['python'])
-    learn.dls.train.rng.setstate(s['dl'])
+    _train_dl(learn).rng.setstate(s['dl'])
     if s.get('cuda') and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s['cuda'])
 
 class Checkpoint(Callback):
-    "Write `path` atomically after every epoch; restore from `resume` (a checkpoint dict) at the start of fit."
+    "Write `path` atomically after every epoch (first process only); restore from `resume` (a checkpoint dict) at the start of fit."
     order = 90
-    def __init__(self, path=None, resume: dict|None = None): self.path, self.resume = path, resume
+    def __init__(self, path=None, resume: dict|None = None):
+        self.path, self.resume, self.t0, self.before = path, resume, None, (resume or {}).get('train_time_s', 0.)
     def before_fit(self):
+        import time
+        self.t0 = time.time()
         if self.resume is None: return
-        r = self.resume
-        self.opt.load_state_dict(r['opt'])
-        _set_rng_state(self.learn, r['rng'])
+        self.opt.load_state_dict(self.resume['opt'])
+        _set_rng_state(self.learn, self.resume['rng'])
         self.resume = None
+    def train_time(self) -> float:
+        "Seconds of training of this run: earlier sessions (from the checkpoint) plus this one's fit, if any."
+        import time
+        return self.before + (time.time() - self.t0 if self.t0 else 0.)
     def after_epoch(self):
-        if self.path is not None: save_checkpoint(self.learn, self.path, epoch=self.learn.global_epoch + 1)
+        if self.path is not None: save_checkpoint(self.learn, self.path, epoch=self.learn.global_epoch + 1, train_time_s=self.train_time())
 
-def save_checkpoint(learn, path, epoch: int):
-    "Write everything needed to resume, atomically."
+def save_checkpoint(learn, path, epoch: int, train_time_s: float = 0.):
+    "Write everything needed to resume, atomically (first process only)."
+    if world()[0] != 0: return
+    model = unwrap(learn.model)
     terms = next((cb for cb in learn.cbs if isinstance(cb, LossTerms)), None)
-    ck = dict(model=learn.model.state_dict(), ema=learn.ema_model.state_dict() if getattr(learn, 'ema_model', None) else None,
-              opt=learn.opt.state_dict(), epoch=epoch, step=learn.global_step, config=config_to_dict(learn.model.cfg),
-              phase=getattr(learn.model, 'phase', 1), rng=_rng_state(learn), losses=terms.state_dict() if terms else None)
+    ck = dict(model=model.state_dict(), ema=learn.ema_model.state_dict() if getattr(learn, 'ema_model', None) else None,
+              opt=learn.opt.state_dict(), epoch=epoch, step=learn.global_step, config=config_to_dict(model.cfg),
+              phase=getattr(model, 'phase', 1), rng=_rng_state(learn), losses=terms.state_dict() if terms else None,
+              train_time_s=train_time_s)
     atomic_write(path, lambda f: torch.save(ck, f))
 
 def load_checkpoint(path) -> dict:
     "Read a checkpoint, with a clear error for a missing or unreadable file."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f'no checkpoint at {path}')
-    try: return torch.load(path, map_location='cpu', weights_only=False)
-    except Exception as e: raise ValueError(f'cannot read checkpoint {path}: {type(e).__name__}: {e}') from None
+    try: ck = torch.load(path, map_location='cpu', weights_only=False)
+    except Exception as e: raise ValueError(f'cannot read checkpoint {path}: {type(e).__name__}: {str(e).splitlines()[0][:200]}') from None
+    if not isinstance(ck, dict) or not {'model', 'config'} <= set(ck):
+        raise ValueError(f'{path} is not a mimflow checkpoint (it holds no model and config; a bare state dict cannot be resumed or sampled)')
+    return ck
 
 # %% ../nbs/10_learner.ipynb #4ac73629
+class GlobalBatchDL(DistributedDL):
+    "Shard r of W (times `accum` micro-batches) of every global batch of `dl` (whose bs is the micro-batch)."
+    def __init__(self, dl, accum: int = 1, **kw):
+        super().__init__(dl, **kw); self.accum = accum
+
+    def _broadcast(self, t, rank):
+        obj = [list(t)]; dist.broadcast_object_list(obj, rank); return obj[0]
+
+    def __len__(self): return len(self.dl.dataset) // (self.bs * self.world_size * self.accum) * self.accum
+
+    def get_idxs(self):
+        idxs = self._broadcast(list(self.dl.get_idxs()), 0)
+        b, W, A = self.bs, self.world_size, self.accum
+        B = b * W * A                                                  # the global batch
+        self.n = self.n_padded = len(idxs) // B * B
+        return [i for g in range(0, self.n, B) for m in range(A) for i in idxs[g + (m * W + self.rank) * b:][:b]]
+
+class DataParallel(DistributedTrainer):
+    "fastai's `DistributedTrainer` with `GlobalBatchDL` for the training data, unsplit validation, CPU (gloo) or CUDA."
+    def __init__(self, cpu: bool, accum: int = 1):
+        from accelerate.utils import DistributedDataParallelKwargs
+        super().__init__(sync_bn=not cpu, cpu=cpu, kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
+        self.accum = accum
+    def before_fit(self):
+        from fastcore.basics import noop
+        self.learn.model = self.accelerator.prepare(nn.SyncBatchNorm.convert_sync_batchnorm(self.model) if self.sync_bn else self.model)
+        self.old_dls = list(self.dls)
+        self.learn.dls.loaders = [GlobalBatchDL(self.dls.train, self.accum), self.dls.valid]
+        if world()[0]: self.learn.logger = noop
+    def before_train(self): self.learn.dl = self.dls.train
+    def before_validate(self): pass
+
+# %% ../nbs/10_learner.ipynb #2d43e42e
 def mimflow_learner(model: nn.Module, dls, run_dir=None, resume: dict|None = None, epochs: int|None = None,
                     lr: float|None = None, cbs: list|None = None, progress: bool = True) -> Learner:
-    "A fastai Learner that trains `model` (a `MIMFlow`) on `dls`, checkpointing into `run_dir`."
-    cfg = model.cfg
+    "A fastai Learner that trains `model` (a `MIMFlow`, or a `DecoderFinetune` for phase 2) on `dls`, checkpointing into `run_dir`."
+    cfg, o = model.cfg, model.cfg.optim
     p2 = getattr(model, 'phase', 1) == 2
-    epochs = epochs or (cfg.phase2_epochs if p2 else cfg.epochs)
-    lr = lr or (cfg.phase2_lr if p2 else cfg.lr)
+    steps = None if p2 or epochs else o.steps
+    spe = len(dls.train.dataset) // o.batch_size                        # optimizer steps per epoch
+    epochs = epochs or (cfg.phase2.epochs if p2 else o.epochs if not steps else math.ceil(steps / max(spe, 1)))
+    lr = lr or (cfg.phase2.lr if p2 else o.lr)
     if resume is not None: model.load_state_dict(resume['model'])
-    opt_func = partial(OptimWrapper, opt=torch.optim.AdamW, betas=cfg.betas, weight_decay=cfg.wd, eps=1e-8)
+    opt_func = partial(OptimWrapper, opt=torch.optim.AdamW, betas=o.betas, weight_decay=o.wd, eps=1e-8)
     terms = LossTerms()
     ckpt = None if run_dir is None else Path(run_dir)/('checkpoint.pt' if not p2 else 'checkpoint_phase2.pt')
-    allcbs = [LabelsToModel(), Schedule(cfg, lr, epochs), terms, NonFiniteGuard(), GradientClip(cfg.clip),
-              EMA(cfg.ema_decay), Checkpoint(ckpt, resume), *(cbs or [])]
+    allcbs = [LabelsToModel(), Schedule(cfg, lr, epochs, o.grad_accum, steps), terms, NonFiniteGuard(), GradientClip(o.clip),
+              EMA(o.ema_decay), Checkpoint(ckpt, resume), *(cbs or [])]
+    if o.grad_accum > 1: allcbs.append(GradientAccumulation(dls.train.bs * o.grad_accum))
+    if not o.validate: allcbs.append(SkipValidation())
     learn = Learner(dls, model, loss_func=total_loss, opt_func=opt_func, lr=lr, cbs=allcbs, path=run_dir or '.')
     learn.epochs, learn.terms, learn.checkpoint_path = epochs, terms, ckpt
     learn.global_step = learn.first_epoch = learn.global_epoch = 0
     if resume is not None:
-        learn.ema_model = ModelEmaV3(model, decay=cfg.ema_decay)
+        learn.ema_model = ModelEmaV3(model, decay=o.ema_decay)
         if resume.get('ema') is not None: learn.ema_model.load_state_dict(resume['ema'])
         learn.global_step, learn.first_epoch = resume['step'], resume['epoch']
         if resume.get('losses'): terms.load_state_dict(resume['losses'])
-    if not progress:
+    if not progress or world()[0]:
         from fastai.callback.progress import ProgressCallback
         learn.remove_cbs([cb for cb in learn.cbs if isinstance(cb, ProgressCallback)])
     if learn.dls.device is not None and torch.device(learn.dls.device).type == 'cuda': learn.to_bf16()
     return learn
 
 def fit_mimflow(learn: Learner) -> Learner:
-    "Train the epochs that remain."
+    "Train the epochs that remain, data-parallel when torch.distributed is initialised."
     n = learn.epochs - learn.first_epoch
-    if n > 0: learn.fit(n)
+    if n <= 0: return learn
+    dp = [DataParallel(cpu=learn.dls.device is None or torch.device(learn.dls.device).type == 'cpu',
+                       accum=learn.model.cfg.optim.grad_accum)] if world()[1] > 1 else []
+    try: learn.fit(n, cbs=dp)
+    except ValueError as e: _name_step(learn, e)
     return learn
+
+def train_time(learn: Learner) -> float:
+    "Seconds spent training this run, resumed sessions included."
+    return next(cb for cb in learn.cbs if isinstance(cb, Checkpoint)).train_time()

@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 import torch
 from torch import nn, Tensor
-from .config import MIMFlowConfig
+from .config import MaskConfig
+from .core import shard_rand
 
 # %% auto #0
 __all__ = ['sample_mask_ratio', 'random_mask', 'PatchMasker']
@@ -29,22 +30,22 @@ def random_mask(B: int, P: int, ratio: Tensor|float, generator: torch.Generator|
     "Boolean mask (B,P), True = masked; image b gets ceil(P*ratio[b]) random patches."
     ratio = torch.as_tensor(ratio, dtype=torch.float32).reshape(-1).expand(B)
     count = torch.ceil(P * ratio - 1e-6).long().clamp(0, P).to(device)         # (B,)
-    noise = torch.rand(B, P, generator=generator).to(device)
+    noise = shard_rand(B, P, generator=generator, device=device)                # the same draws however the batch is split
     rank = noise.argsort(1).argsort(1)                                          # rank of each patch in its image
     return rank < count[:, None]
 
 # %% ../nbs/03_masking.ipynb #a06f0d9a
 class PatchMasker(nn.Module):
     "Replace a random subset of patch embeddings by a learned mask token (train mode only)."
-    def __init__(self, dim: int, cfg: MIMFlowConfig):
+    def __init__(self, dim: int, mask: MaskConfig):
         super().__init__()
-        self.cfg = cfg
+        self.mask = mask
         self.mask_token = nn.Parameter(torch.randn(1, 1, dim) * 0.02)
 
     def draw_ratio(self, B: int) -> Tensor:
-        c = self.cfg
-        r = sample_mask_ratio(B if c.mask_per_sample else 1, c.mask_ratio_min, c.mask_ratio_max, c.mask_ratio_mean, c.mask_ratio_std)
-        return r.expand(B)
+        m = self.mask
+        if m.per_sample: return sample_mask_ratio(B, m.min, m.max, m.mean, m.std)
+        return sample_mask_ratio(1, m.min, m.max, m.mean, m.std).expand(B)
 
     def forward(self, x: Tensor, ratio: Tensor|float|None = None) -> tuple[Tensor, Tensor]:
         "x: (B,P,D) patch embeddings -> (x with masked rows = mask token, mask (B,P,1))."

@@ -1,4 +1,4 @@
-"""`MIMFlow`: encoder, flow and decoder trained jointly on NLL + reconstruction + auxiliary losses; phase 2 fine-tunes the decoder with perceptual and GAN losses; `sample` goes noise → flow inverse → optional Tweedie step → decoder.
+"""`MIMFlow`: encoder, flow and decoder trained jointly on NLL + reconstruction + auxiliary losses; `DecoderFinetune` wraps a trained model for phase 2 (the decoder fine-tuned with perceptual and GAN losses); `sample` goes noise → flow inverse → optional Tweedie step → decoder, and `sample_batches` streams any number of samples in bounded memory.
 
 Docs: https://mimflow.github.io/mimflow/model.html.md"""
 
@@ -6,53 +6,55 @@ Docs: https://mimflow.github.io/mimflow/model.html.md"""
 
 # %% ../nbs/09_model.ipynb #9df6eaef
 from __future__ import annotations
-import warnings
+import math
+from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
 from .config import MIMFlowConfig
+from .core import shard_rand
 from .flow import flow_from_config, nll_loss, nll_to_bpd, denoise
 from .autoencoder import MaskedAutoencoder, param_breakdown, print_param_breakdown
 from .losses import PerceptualLoss, patchgan, hinge_d_loss
 
 # %% auto #0
-__all__ = ['drop_labels', 'MIMFlow', 'set_phase2', 'phase2_losses', 'sample']
+__all__ = ['PRETRAINED', 'drop_labels', 'MIMFlow', 'DecoderFinetune', 'sample_labels', 'sampling_kwargs', 'class_blocks',
+           'sample_batches']
 
 # %% ../nbs/09_model.ipynb #f0c29e5c
 def drop_labels(y: Tensor|None, p: float) -> Tensor|None:
-    "Replace each label by the null class (-1) with probability p."
+    "Replace each label by the null class (-1) with probability p (the same draws however the batch is split)."
     if y is None or p <= 0: return y
-    return torch.where(torch.rand(y.shape, device=y.device) < p, torch.full_like(y, -1), y)
+    return torch.where(shard_rand(len(y), device=y.device) < p, torch.full_like(y, -1), y)
 
 class MIMFlow(nn.Module):
     "Masked autoencoder + normalizing flow on its noisy latent, trained jointly."
+    phase = 1
     def __init__(self, cfg: MIMFlowConfig):
         super().__init__()
-        self.cfg, self.phase = cfg, 1
-        self.nll_ramp = 1.                 # multiplies w_nll; the training loop ramps it up (cfg.nll_warmup_frac)
+        self.cfg = cfg
+        self.nll_ramp = 1.                 # multiplies loss.nll; the training loop ramps it up (optim.nll_warmup_frac)
         self.autoencoder = MaskedAutoencoder(cfg)
         self.flow = flow_from_config(cfg)
-        self.perceptual = PerceptualLoss(cfg.in_chans) if cfg.w_perc > 0 else None
-        self.disc = None
+        self.perceptual = PerceptualLoss(cfg.in_chans) if cfg.loss.perc > 0 else None
 
     def weight(self, name: str) -> float:
-        c = self.cfg
-        return c.w_hog if name == 'hog' else c.w_repa if name == 'repa' else c.w_teacher if name.startswith('teacher') else 1.
+        "The weight of loss term `name`."
+        w = self.cfg.loss
+        return dict(nll=w.nll * self.nll_ramp, rec=w.rec, perc=w.perc, hog=w.hog, repa=w.repa).get(name, w.teacher if name.startswith('teacher') else 1.)
 
     def forward(self, x: Tensor, y: Tensor|None = None) -> dict[str, Tensor]:
         "All loss terms of a batch (x in [-1,1], y labels), the weighted total under 'loss'."
-        if self.phase == 2: return self.phase2_losses(x)
-        c = self.cfg
-        l, mask, _ = self.autoencoder.encode_with_mask(x)                     # (B,N,C), (B,P,1)
-        lt = self.autoencoder.add_noise(l)                                     # l~, the same for flow and decoder
-        z, logdet = self.flow(lt, drop_labels(y, c.label_drop) if self.training else y)
+        c, ae = self.cfg, self.autoencoder
+        l, mask, _ = ae.encode_with_mask(x)                                    # (B,N,C), (B,P,1)
+        lt = ae.add_noise(l)                                                   # l~, the same for flow and decoder
+        z, logdet = self.flow(lt, drop_labels(y, c.flow.label_drop) if self.training else y)
         out = dict(nll=nll_loss(z, logdet))
-        x_hat = self.autoencoder.decode(lt)
+        x_hat = ae.decode(lt)
         out['rec'] = F.mse_loss((x_hat + 1) / 2, (x + 1) / 2)
         if self.perceptual is not None: out['perc'] = self.perceptual(x_hat, x)
-        out.update(self.autoencoder.aux_losses(lt, x, mask) if self.training else {})
-        weights = dict(nll=c.w_nll * self.nll_ramp, rec=c.w_rec, perc=c.w_perc)
-        out['loss'] = sum(weights.get(k, self.weight(k)) * v for k, v in out.items())
+        out.update(ae.aux_losses(lt, x, mask) if self.training else {})
+        out['loss'] = sum(self.weight(k) * v for k, v in out.items())
         with torch.no_grad():
             out['bpd'] = nll_to_bpd(out['nll'])
             out['latent_std'] = l.float().std(0).mean()
@@ -64,55 +66,154 @@ class MIMFlow(nn.Module):
         return param_breakdown(self, expand=('autoencoder', 'aux'))
 
 # %% ../nbs/09_model.ipynb #16e8e019
-def set_phase2(self: MIMFlow):
-    "Freeze encoder, flow and aux heads; train the decoder against a new PatchGAN discriminator."
-    c = self.cfg
-    self.phase = 2
-    self.requires_grad_(False)
-    self.autoencoder.decoder.requires_grad_(True)
-    if self.autoencoder.aux is not None: self.autoencoder.aux = None
-    if self.perceptual is None: self.perceptual = PerceptualLoss(c.in_chans)
-    self.disc = patchgan(c.in_chans, c.disc_ndf, c.disc_layers).to(next(self.parameters()).device)
-    return self
+@torch.no_grad()
+def _features(self: MIMFlow, x: Tensor) -> Tensor:
+    "Mean-pooled encoder features (B, encoder.dim) of clean images in [-1,1], eval mode (no mask)."
+    was = self.training; self.eval()
+    try: return self.autoencoder.features(x).mean(1)
+    finally: self.train(was)
 
-def phase2_losses(self: MIMFlow, x: Tensor) -> dict[str, Tensor]:
-    c, ae = self.cfg, self.autoencoder
-    with torch.no_grad():
-        ae.encoder.train(self.training)                                     # masking on in training
-        lt = ae.add_noise(ae.encode_with_mask(x)[0])
-    x_hat = ae.decode(lt)
-    x01, xh01 = (x + 1) / 2, (x_hat + 1) / 2
-    out = dict(rec=F.mse_loss(xh01, x01), perc=self.perceptual(x_hat, x))
-    self.disc.requires_grad_(False)
-    out['gan_g'] = -self.disc(xh01).mean()
-    self.disc.requires_grad_(True)
-    out['gan_d'] = hinge_d_loss(self.disc(x01), self.disc(xh01.detach()))
-    out['loss'] = c.w_rec * out['rec'] + out['perc'] + c.w_gan * out['gan_g'] + out['gan_d']
-    return out
+@torch.no_grad()
+def _nll(self: MIMFlow, x: Tensor, y: Tensor|None = None) -> Tensor:
+    "Per-image NLL (B,) of the noisy latent in nats per latent dimension (no Gaussian constant), eval mode."
+    was = self.training; self.eval()
+    try:
+        z, logdet = self.flow(self.autoencoder.add_noise(self.autoencoder.encode(x)), y)
+        return 0.5 * z.float().pow(2).mean((1, 2)) - logdet / (z.shape[1] * z.shape[2])
+    finally: self.train(was)
 
-MIMFlow.set_phase2, MIMFlow.phase2_losses = set_phase2, phase2_losses
+@torch.no_grad()
+def _reconstruct(self: MIMFlow, x: Tensor) -> Tensor:
+    "The decoder's image (B,C,H,W) in [-1,1] (unclamped) from the noisy latent of x, eval mode."
+    was = self.training; self.eval()
+    try: return self.autoencoder.decode(self.autoencoder.add_noise(self.autoencoder.encode(x)))
+    finally: self.train(was)
+
+MIMFlow.features, MIMFlow.nll, MIMFlow.reconstruct = _features, _nll, _reconstruct
 
 # %% ../nbs/09_model.ipynb #99914b9a
+class DecoderFinetune(nn.Module):
+    "Phase 2: `model`'s decoder fine-tuned with reconstruction, perceptual and GAN losses; everything else frozen."
+    phase = 2
+    def __init__(self, model: MIMFlow):
+        super().__init__()
+        c = self.cfg = model.cfg
+        model.requires_grad_(False)
+        model.autoencoder.decoder.requires_grad_(True)
+        model.autoencoder.aux = None
+        self.model = model
+        self.perceptual = model.perceptual or PerceptualLoss(c.in_chans)
+        self.disc = patchgan(c.in_chans, c.phase2.disc_ndf, c.phase2.disc_layers).to(next(model.parameters()).device)
+
+    def forward(self, x: Tensor, y: Tensor|None = None) -> dict[str, Tensor]:
+        "The phase-2 loss terms of a batch, the total under 'loss' (labels are not used)."
+        c, ae = self.cfg, self.model.autoencoder
+        with torch.no_grad():
+            ae.encoder.train(self.training and c.phase2.mask)                # masking as in phase 1
+            lt = ae.add_noise(ae.encode_with_mask(x)[0])
+        x_hat = ae.decode(lt)
+        x01, xh01 = (x + 1) / 2, (x_hat + 1) / 2
+        out = dict(rec=F.mse_loss(xh01, x01), perc=self.perceptual(x_hat, x))
+        self.disc.requires_grad_(False)
+        out['gan_g'] = -self.disc(xh01).mean()
+        self.disc.requires_grad_(True)
+        out['gan_d'] = hinge_d_loss(self.disc(x01), self.disc(xh01.detach()))
+        out['loss'] = c.loss.rec * out['rec'] + out['perc'] + c.loss.gan * out['gan_g'] + out['gan_d']
+        return out
+
+# %% ../nbs/09_model.ipynb #f0125d3c
+def sample_labels(n_or_labels, num_classes: int) -> tuple[Tensor|None, int]:
+    "Labels (or None for an unconditional model) and count from an int (cycling through the classes) or labels; errors name the problem."
+    if isinstance(n_or_labels, bool) or not isinstance(n_or_labels, (int, Tensor, list, tuple)):
+        raise TypeError(f'give the number of samples as an int, or labels as a tensor/list, got {n_or_labels!r}')
+    if isinstance(n_or_labels, int):
+        if n_or_labels < 1: raise ValueError(f'the number of samples must be >= 1, got {n_or_labels}')
+        return (torch.arange(n_or_labels) % num_classes if num_classes else None), n_or_labels
+    y = torch.as_tensor(n_or_labels)
+    if y.ndim != 1 or len(y) == 0 or y.is_floating_point(): raise ValueError(f'labels must be a non-empty 1-d integer tensor, got {y.dtype} of shape {tuple(y.shape)}')
+    if not num_classes: raise ValueError('labels given to an unconditional model (num_classes=0); give a number of samples')
+    if y.max() >= num_classes or y.min() < -1: raise ValueError(f'labels must lie in [-1, {num_classes - 1}], got {y.min().item()}..{y.max().item()}')
+    return y, len(y)
+
+def sampling_kwargs(c: MIMFlowConfig, **over) -> dict:
+    "The flow inverse's arguments from the config's `sampling` group, with the non-None values of `over` on top."
+    s = c.sampling
+    kw = dict(guidance=s.guidance, annealed=s.annealed, interval=s.interval, rule=s.rule, temperature=s.temperature,
+              solver=s.solver, group_size=s.group_size, tol=s.tol)
+    return {**kw, **{k: v for k, v in over.items() if v is not None}}
+
 @torch.no_grad()
-def sample(self: MIMFlow, n_or_labels: int|Tensor, cfg: float|None = None, temperature: float|None = None,
-           denoise_lr: float|None = None, generator: torch.Generator|None = None, **kw) -> Tensor:
+def _sample(self: MIMFlow, n_or_labels: int|Tensor, guidance: float|None = None, temperature: float|None = None,
+            denoise_lr: float|None = None, generator: torch.Generator|None = None, **kw) -> Tensor:
     "Images (B,C,H,W) in [0,1]: `n` samples (labels cycling through the classes) or one per label."
     c, dev = self.cfg, next(self.parameters()).device
-    if isinstance(n_or_labels, int):
-        y = torch.arange(n_or_labels) % c.num_classes if c.num_classes else None
-        n = n_or_labels
-    else: y, n = torch.as_tensor(n_or_labels), len(n_or_labels)
-    if y is not None and c.num_classes and (y.max() >= c.num_classes or y.min() < -1):
-        raise ValueError(f'labels must lie in [-1, {c.num_classes - 1}], got {y.min().item()}..{y.max().item()}')
-    kw = dict(cfg=c.cfg if cfg is None else cfg, annealed=c.annealed, interval=c.guidance_interval,
-              temperature=c.temperature if temperature is None else temperature, **kw)
+    y, n = sample_labels(n_or_labels, c.num_classes)
+    kw = sampling_kwargs(c, guidance=guidance, temperature=temperature, **kw)
+    lr = c.sampling.denoise_lr if denoise_lr is None else denoise_lr
     was = self.training; self.eval()
-    y = None if y is None else y.to(dev)
-    l = self.flow.sample(y if y is not None else n, generator=generator, **kw)
-    lr = c.denoise_lr if denoise_lr is None else denoise_lr
-    if lr: l = denoise(self.flow, l, y, c.sigma, lr)
-    x = self.autoencoder.decode(l)
+    out, bs = [], c.sampling.batch_size
+    for i in range(0, n, bs):
+        yi = None if y is None else y[i:i + bs].to(dev)
+        l = self.flow.sample(yi if yi is not None else min(bs, n - i), generator=generator, **kw)
+        if lr: l = denoise(self.flow, l, yi, c.sigma, lr)
+        out.append(((self.autoencoder.decode(l).float() + 1) / 2).clamp(0, 1))
     self.train(was)
-    return ((x.float() + 1) / 2).clamp(0, 1)
+    return torch.cat(out)
 
-MIMFlow.sample = sample
+MIMFlow.sample = _sample
+
+# %% ../nbs/09_model.ipynb #c5c371fe
+PRETRAINED = Path(__file__).parent/'pretrained' if '__file__' in globals() else None
+
+def _save_pretrained(self: MIMFlow, folder, dtype: torch.dtype = torch.float16) -> Path:
+    "Write config.json and model.safetensors (weights cast to `dtype`) into `folder`."
+    from safetensors.torch import save_file
+    from mimflow.config import save_config
+    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    save_config(self.cfg, folder/'config.json')
+    save_file({k: v.detach().to('cpu', dtype if v.is_floating_point() else v.dtype).contiguous() for k, v in self.state_dict().items()},
+              str(folder/'model.safetensors'), metadata=dict(format='pt', library='mimflow'))
+    return folder
+
+@classmethod
+def _from_pretrained(cls, name_or_path, device=None) -> MIMFlow:
+    "A model (eval mode) from a folder of save_pretrained, a shipped model's name, or a Hugging Face Hub repository id."
+    from safetensors.torch import load_file
+    from mimflow.config import load_config
+    p = Path(name_or_path).expanduser()
+    shipped = PRETRAINED/str(name_or_path) if PRETRAINED is not None else None
+    if shipped is not None and (shipped/'config.json').is_file(): p = shipped
+    elif not p.exists():
+        try:
+            from huggingface_hub import snapshot_download
+            p = Path(snapshot_download(str(name_or_path), allow_patterns=['config.json', 'model.safetensors']))
+        except Exception as e:
+            shipped_names = sorted(d.name for d in PRETRAINED.iterdir()) if PRETRAINED is not None and PRETRAINED.is_dir() else []
+            raise FileNotFoundError(f'no model folder {str(name_or_path)!r}, no shipped model of that name ({shipped_names}), '
+                                    f'and the Hugging Face Hub gave nothing ({type(e).__name__}); nothing else is tried') from None
+    for f in ('config.json', 'model.safetensors'):
+        if not (p/f).is_file(): raise FileNotFoundError(f'{p} holds no {f} (a folder written by save_pretrained has both)')
+    model = cls(load_config(p/'config.json'))
+    model.load_state_dict(load_file(str(p/'model.safetensors')))
+    return model.to(device or 'cpu').eval()
+
+MIMFlow.save_pretrained, MIMFlow.from_pretrained = _save_pretrained, _from_pretrained
+
+# %% ../nbs/09_model.ipynb #6f87e3e4
+def class_blocks(n: int, num_classes: int) -> Tensor:
+    "n labels in class-major blocks of (nearly) equal size, as ADM's evaluation lays out 50 per class."
+    return torch.arange(n) * num_classes // n
+
+def sample_batches(model, labels: Tensor|int, batch_size: int = 256, seed: int = 0, rank: int = 0, world: int = 1,
+                   progress: bool = False, **kw):
+    "Yield (images (b,C,H,W) in [0,1] on the CPU, labels (b,) or None, chunk index) for this process's chunks."
+    from fastprogress.fastprogress import progress_bar
+    n = labels if isinstance(labels, int) else len(labels)
+    if n < 1: raise ValueError(f'the number of samples must be >= 1, got {n}')
+    if batch_size < 1: raise ValueError(f'batch_size must be >= 1, got {batch_size}')
+    chunks = range(rank, math.ceil(n / batch_size), world)
+    for i in (progress_bar(chunks, leave=False) if progress else chunks):
+        lo, hi = i * batch_size, min((i + 1) * batch_size, n)
+        yi = hi - lo if isinstance(labels, int) else labels[lo:hi]
+        g = torch.Generator().manual_seed(seed * 1_000_003 + i)
+        yield model.sample(yi, generator=g, **kw).cpu(), (None if isinstance(labels, int) else yi), i

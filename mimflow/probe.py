@@ -9,12 +9,12 @@ from __future__ import annotations
 from functools import partial
 import torch
 from torch import nn, Tensor
+from .core import seed_everything
 from fastai.learner import Learner
 from fastai.optimizer import SGD, Adam
 from fastai.callback.schedule import ParamScheduler, SchedCos
 from fastai.metrics import accuracy
-from .core import seed_everything
-from .fid import tensor_dls
+from .data import tensor_dls
 
 # %% auto #0
 __all__ = ['extract_features', 'probe_head', 'linear_probe']
