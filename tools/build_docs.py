@@ -1,16 +1,24 @@
 #!/usr/bin/env python3
-"""Build the documentation site from the notebooks without Quarto.
+"""Build the documentation site from the notebooks without Quarto: the one docs pipeline, offline and in CI.
 
-nbdev renders `show_doc` into processed notebooks (`nbdev.serve.proc_nbs`, into `_proc/`); we turn each one's front
-matter into a title and summary, hide the input of `show_doc` cells, drop metadata that is not valid nbformat, and
-build a static site with mkdocs-material + mkdocs-jupyter into `_site/`. With `--check`, every notebook that exports a
-module must have a page that names each of the module's exported names.
+nbdev renders `show_doc` into processed notebooks (`nbdev.serve.proc_nbs`, into `_proc/`); `prepare` turns each one's
+front matter into a title and summary, hides the input of `echo: false` cells (`show_doc`), turns nbdev's Quarto
+`[source](...){...}` markup into a plain link, points nbdev's links to other pages (absolute URLs of the published site)
+at the local pages, and drops metadata that is not valid nbformat. mkdocs-material + mkdocs-jupyter (`mkdocs.yml`)
+then build a static site into `_site/`, with the pages named as nbdev names them (`01_config.ipynb` -> `config.html`,
+as on the published site), a navigation in notebook order (home, numbered chapters, experiments), and MathJax served
+from the site itself when the `django-static-mathjax` package is installed (the dev/docs extras install it).
+
+`--check` then fails when a notebook has no page, a page lacks one of its module's exported names, a page shows fewer
+figures than its notebook holds (image/png and image/svg+xml outputs), or a link between pages points at a missing
+page or anchor. `--root DIR` builds a copy of the project (DIR/pyproject.toml, DIR/nbs) into DIR/_site.
 """
-import argparse, importlib, os, json, re, shutil, subprocess, sys
+import argparse, html.parser, importlib, json, os, re, shutil, subprocess, sys, tempfile, warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SRC, SITE = ROOT/'_docs_src', ROOT/'_site'
+ASSETS = Path(__file__).resolve().parent/'docs_assets'      # CSS and the MathJax configuration, copied into the site
+MATHJAX_CDN = 'https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-svg.js'   # used only when no local copy is installed
 
 def _front_matter(src: str) -> dict:
     "Parse nbdev's YAML front matter (title, description) from a raw cell."
@@ -18,59 +26,212 @@ def _front_matter(src: str) -> dict:
     body = src.strip().strip('-').strip()
     return yaml.safe_load(body) or {}
 
-def prepare(nb: dict) -> dict:
-    "Front matter -> H1 + summary, show_doc inputs hidden, invalid nbformat keys removed."
-    cells = []
+def _src(c) -> str: return c['source'] if isinstance(c['source'], str) else ''.join(c['source'])
+
+def nb_info(nb: dict, rel: Path) -> dict:
+    "Title and output page (`name.html`, relative to the site) of the processed notebook `nb` at `rel` under nbs/."
+    fm = next((_front_matter(_src(c)) for c in nb['cells'] if c['cell_type'] == 'raw' and _src(c).lstrip().startswith('---')), {})
+    out = fm.get('output-file') or re.sub(r'^\d+[a-zA-Z0-9]*_', '', rel.stem.lower()) + '.html'
+    return dict(title=fm.get('title') or rel.stem, page=(rel.parent/out).as_posix(), rel=rel.as_posix())
+
+def _slug(anchor: str) -> str:
+    "The id mkdocs-jupyter gives a heading whose Quarto anchor is `anchor` (`TransformerFlow.log_prob` -> `transformerflowlog_prob`)."
+    import unicodedata
+    v = unicodedata.normalize('NFKD', anchor).encode('ascii', 'ignore').decode('ascii')
+    return re.sub(r'[-\s]+', '-', re.sub(r'[^\w\s-]', '', v).strip().lower())
+
+_nb_link_re = re.compile(r'\]\((?!\w+:)([\w./-]+\.ipynb)(#[^)\s]*)?\)')
+
+def _page_name(link: str) -> str:
+    "The page of the notebook at the relative `link` (`../15_tour.ipynb` -> `../tour.html`), named as `nb_info` names it."
+    p = Path(link)
+    return (p.parent/(re.sub(r'^\d+[a-zA-Z0-9]*_', '', p.stem.lower()) + '.html')).as_posix()
+
+_source_re = re.compile(r'\[source\]\(([^)\s]+)\)\{[^}]*\}')
+_heading_re = re.compile(r'^#{1,6}\s+(.+?)\s*#*\s*$', re.M)
+NOTES = []                                           # links the build had to repoint, printed after the build
+
+def heading_ids(nb: dict) -> set[str]:
+    "Ids of the headings of markdown cells and markdown outputs (`show_doc`) of the processed notebook `nb`."
+    texts = [_src(c) for c in nb['cells'] if c['cell_type'] == 'markdown']
+    texts += [_src({'source': o['data']['text/markdown']}) for c in nb['cells'] if c['cell_type'] == 'code'
+              for o in c.get('outputs', []) or [] if 'text/markdown' in o.get('data', {})]
+    plain = lambda h: re.sub(r'\[([^\]]*)\]\([^)]*\)', r'\1', h).replace('`', '')
+    return {_slug(plain(m.group(1))) for t in texts for m in _heading_re.finditer(t)}
+
+def fix_text(text: str, page: str, doc_url: str, pages: dict[str, set[str]]) -> str:
+    """Quarto's `[source](url){...}` as an HTML link; nbdev's links to the published site (`{doc_url}/flow.html#a.b`) as
+    links to the local page and the id its heading has (`flow.html#ab`; `#b` or the page itself when that is missing)."""
+    text = _source_re.sub(lambda m: f'<a class="mf-source" href="{m.group(1)}" target="_blank" rel="noopener">source</a>', text)
+    text = _nb_link_re.sub(lambda m: f"]({_page_name(m.group(1))}{m.group(2) or ''})", text)   # links that work on GitHub too
+    if not doc_url: return text
+    def local(m):
+        target, anchor = m.group(1), m.group(2)
+        if target not in pages: return m.group(0)
+        rel = os.path.relpath(target, os.path.dirname(page) or '.')
+        if not anchor: return rel
+        for a in (_slug(anchor), _slug(anchor.rsplit('.', 1)[-1])):
+            if a in pages[target]: return f'{rel}#{a}'
+        NOTES.append(f'{page}: {target} has no heading for #{anchor}: linked to the page')
+        return rel
+    return re.sub(re.escape(doc_url.rstrip('/')) + r'/([\w./-]+\.html)(?:#([^)"\s>]*))?', local, text)
+
+def prepare(nb: dict, page: str = '', doc_url: str = '', pages: dict[str, set[str]]|None = None) -> dict:
+    "Front matter -> H1 + summary, `echo: false` inputs hidden, links fixed, invalid nbformat keys removed."
+    cells, pages = [], pages or {}
     for c in nb['cells']:
-        src = ''.join(c['source'])
+        src = _src(c)
         if c['cell_type'] == 'raw' and src.lstrip().startswith('---'):
             fm = _front_matter(src)
-            md = f"# {fm.get('title', '')}\n\n> {fm.get('description', '')}\n" if fm.get('title') else ''
+            desc = fix_text(str(fm.get('description', '')), page, doc_url, pages)
+            md = f"# {fm.get('title', '')}\n\n> {desc}\n" if fm.get('title') else ''
             if md: cells.append(dict(cell_type='markdown', metadata={}, source=md, id=c.get('id', 'fm')))
             continue
-        meta = {k: v for k, v in c.get('metadata', {}).items() if k not in ('execution', 'has_sd')}
+        meta = {k: v for k, v in c.get('metadata', {}).items() if k not in ('execution', 'has_sd', 'language')}
+        if c['cell_type'] == 'markdown': c = {**c, 'source': fix_text(src, page, doc_url, pages)}
         if c['cell_type'] == 'code':
-            if 'show_doc(' in src: meta['tags'] = ['hide-input']
-            c = {**c, 'source': re.sub(r'^#\|.*\n?', '', src, flags=re.M)}
+            dirs = dict((m.group(1), m.group(2).strip()) for m in re.finditer(r'^#\|\s*([\w-]+)\s*:?\s*(.*)$', src, re.M))
+            if dirs.get('include') == 'false': continue
+            if dirs.get('echo') == 'false' or 'show_doc(' in src: meta['tags'] = sorted({*meta.get('tags', []), 'hide-input'})
+            outs = [] if dirs.get('output') == 'false' else c.get('outputs', [])
+            for o in outs:
+                for k in ('text/markdown', 'text/html'):
+                    if k in o.get('data', {}): o['data'][k] = fix_text(_src({'source': o['data'][k]}), page, doc_url, pages)
+            c = {**c, 'source': re.sub(r'^#\|.*\n?', '', src, flags=re.M), 'outputs': outs, 'execution_count': None}
         cells.append({**c, 'metadata': meta})
     return {**nb, 'cells': cells}
 
-def build():
-    from nbdev.serve import proc_nbs
-    proc = proc_nbs(n_workers=1)
-    shutil.rmtree(SRC, ignore_errors=True); SRC.mkdir()
-    for f in sorted(Path(proc).glob('**/*.ipynb')):
-        out = SRC/f.relative_to(proc)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(prepare(json.loads(f.read_text()))))
-    for extra in ('nbs/figures',):
-        if (ROOT/extra).exists(): shutil.copytree(ROOT/extra, SRC/Path(extra).name)
-    r = subprocess.run([Path(sys.executable).parent/'mkdocs', 'build', '-q', '-f', str(ROOT/'mkdocs.yml')], cwd=ROOT,
-                       env={**os.environ, 'NO_MKDOCS_2_WARNING': '1'})
-    if r.returncode: sys.exit(f'mkdocs build failed ({r.returncode})')
+def _nav(infos: list[dict]) -> list:
+    "Home, the numbered chapters in notebook order, then each sub-folder (experiments) as a section."
+    home = [{'Home': i['page']} for i in infos if i['rel'] == 'index.ipynb']
+    top = [i for i in infos if '/' not in i['rel'] and i['rel'] != 'index.ipynb']
+    def label(i):
+        m = re.match(r'^(\d+[a-z]?)_', Path(i['rel']).name)
+        return f"{m.group(1)} {i['title']}" if m else i['title']
+    nav = home + ([{'Chapters': [{label(i): i['page']} for i in top]}] if top else [])
+    for d in sorted({Path(i['rel']).parent.as_posix() for i in infos if '/' in i['rel']}):
+        nav.append({d.replace('_', ' ').capitalize(): [{label(i): i['page']} for i in infos if Path(i['rel']).parent.as_posix() == d]})
+    return nav
 
-def check() -> list[str]:
-    "Problems: notebooks without a page, or pages missing an exported name."
-    problems = []
-    for nb in sorted((ROOT/'nbs').glob('[!_.]*.ipynb')):
-        page = SITE/'index.html' if nb.stem == 'index' else SITE/nb.stem/'index.html'
-        if not page.exists(): problems.append(f'{nb.name}: no page {page.relative_to(ROOT)}'); continue
-        m = re.search(r'#\|\s*default_exp\s+([\w.]+)', nb.read_text())
+def _mathjax() -> Path|None:
+    "A local MathJax 3 (SVG output: one file, no fonts to fetch), from the django-static-mathjax package."
+    try: import mathjax
+    except ImportError: return None
+    p = Path(mathjax.__file__).parent/'static'/'mathjax'/'es5'/'tex-svg.js'
+    return p if p.exists() else None
+
+def build(root: Path = ROOT) -> dict:
+    "Build `root/_site`; return {notebook path relative to nbs/: page info}."
+    from nbdev.serve import proc_nbs
+    from nbdev.config import get_config
+    import yaml
+    cfg = get_config(root/'nbs')
+    doc_url = (cfg.doc_host or '') + (cfg.doc_baseurl or '').rstrip('/') if cfg.doc_host else ''
+    proc = Path(proc_nbs(path=str(root/'nbs'), n_workers=1))
+    src, site = root/'_docs_src', root/'_site'
+    shutil.rmtree(src, ignore_errors=True); src.mkdir()
+    nbs = {f.relative_to(proc): json.loads(f.read_text()) for f in sorted(proc.glob('**/*.ipynb'))
+           if not any(p.startswith(('.', '_')) for p in f.relative_to(proc).parts)}
+    infos = {rel.as_posix(): nb_info(nb, rel) for rel, nb in nbs.items()}
+    pages = {infos[rel.as_posix()]['page']: heading_ids(nb) for rel, nb in nbs.items()}
+    for rel, nb in nbs.items():
+        page = infos[rel.as_posix()]['page']
+        out = src/Path(page).with_suffix('.ipynb')
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(prepare(nb, page, doc_url, pages)))
+    for f in proc.rglob('*'):                        # figures and other files the notebooks refer to
+        rel = f.relative_to(proc)
+        if f.is_file() and f.suffix not in ('.ipynb', '.yml', '.yaml', '.py', '.qmd') and not rel.name.startswith(('.', '_')) \
+           and rel.name != 'styles.css':
+            (src/rel).parent.mkdir(parents=True, exist_ok=True); shutil.copy2(f, src/rel)
+    shutil.copytree(ASSETS, src/'assets'/'mimflow')
+    mj = _mathjax()
+    if mj: shutil.copy2(mj, src/'assets'/'mimflow'/'tex-svg.js')
+    ordered = sorted(infos.values(), key=lambda i: (i['rel'].count('/'), i['rel']))
+    conf = {'INHERIT': str((ROOT/'mkdocs.yml').resolve()), 'docs_dir': str(src), 'site_dir': str(site),
+            'nav': _nav(ordered), 'hooks': [str(Path(__file__).resolve().parent/'docs_hooks.py')],
+            'extra_css': ['assets/mimflow/mimflow.css'],
+            'extra_javascript': ['assets/mimflow/mathjax-config.js', 'assets/mimflow/tex-svg.js' if mj else MATHJAX_CDN]}
+    with tempfile.TemporaryDirectory() as d:
+        (Path(d)/'mkdocs.yml').write_text(yaml.safe_dump(conf, sort_keys=False))
+        r = subprocess.run([Path(sys.executable).parent/'mkdocs', 'build', '-q', '-f', str(Path(d)/'mkdocs.yml')], cwd=root,
+                           env={**os.environ, 'NO_MKDOCS_2_WARNING': '1'})
+    if r.returncode: sys.exit(f'mkdocs build failed ({r.returncode})')
+    for n in dict.fromkeys(NOTES): print('docs: note:', n)
+    if not mj: print(f'docs: django-static-mathjax is not installed: pages load MathJax from {MATHJAX_CDN}')
+    return infos
+
+# ---------------------------------------------------------------------------------------------- checks
+class _Page(html.parser.HTMLParser):
+    "Ids, links and output images of one built page."
+    def __init__(self):
+        super().__init__(); self.ids, self.hrefs, self.images = set(), [], 0
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if 'id' in a: self.ids.add(a['id'])
+        if tag == 'a' and a.get('href'): self.hrefs.append(a['href'])
+        cls = (a.get('class') or '').split()
+        if tag == 'div' and ('jp-RenderedImage' in cls or 'jp-RenderedSVG' in cls): self.images += 1
+
+def parse_page(p: Path) -> _Page:
+    pg = _Page(); pg.feed(p.read_text(encoding='utf-8')); return pg
+
+def n_images(nb: dict) -> int:
+    "Image outputs (image/png, image/svg+xml) of the notebook's code cells."
+    return sum(1 for c in nb['cells'] if c['cell_type'] == 'code' for o in c.get('outputs', []) or []
+               if {'image/png', 'image/svg+xml'} & set(o.get('data', {})))
+
+def check(root: Path = ROOT, infos: dict|None = None) -> list[str]:
+    "Problems: notebooks without a page, pages missing an exported name or a figure, links to missing pages or anchors."
+    from nbdev.doclinks import nbglob
+    site, problems = root/'_site', []
+    if infos is None:
+        infos = {}
+        for f in sorted((root/'_proc').glob('**/*.ipynb')):
+            rel = f.relative_to(root/'_proc'); infos[rel.as_posix()] = nb_info(json.loads(f.read_text()), rel)
+    parsed = {}
+    for nb in sorted(nbglob(str(root/'nbs'), as_path=True)):
+        rel = nb.relative_to(root/'nbs').as_posix()
+        info = infos.get(rel)
+        page = site/info['page'] if info else None
+        if not page or not page.exists(): problems.append(f'{rel}: no page' + (f' {info["page"]}' if info else '')); continue
+        text = nb.read_text(encoding='utf-8')
+        parsed[info['page']] = pg = parse_page(page)
+        if (want := n_images(json.loads(text))) > pg.images:
+            problems.append(f'{rel}: its page {info["page"]} shows {pg.images} of its {want} figures')
+        m = re.search(r'#\|\s*default_exp\s+([\w.]+)', text)
         if not m: continue
-        html = page.read_text()
-        mod = importlib.import_module(f'mimflow.{m.group(1)}')
+        html_ = page.read_text(encoding='utf-8')
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')                          # third-party deprecations on import: not ours
+            mod = importlib.import_module(f'mimflow.{m.group(1)}')
         names = [n for n in getattr(mod, '__all__', []) if callable(getattr(mod, n))]   # show_doc documents callables
-        if missing := [n for n in names if n not in html]: problems.append(f'{nb.name}: page lacks {missing}')
+        if missing := [n for n in names if n not in html_]: problems.append(f'{rel}: page lacks {missing}')
+    for page, pg in parsed.items():                  # links between pages
+        bad = set()
+        for h in pg.hrefs:
+            if re.match(r'^[a-z][\w+.-]*:', h) or h.startswith(('//', 'mailto:')): continue
+            path, _, anchor = h.partition('#')
+            if path and not path.endswith('.html'): continue       # assets, folders
+            target = (site/Path(page).parent/path).resolve() if path else site/page
+            tp = target.relative_to(site.resolve()).as_posix() if path and target.is_relative_to(site.resolve()) else page
+            if path and not target.exists(): bad.add(h); continue
+            if anchor:
+                ids = parsed[tp].ids if tp in parsed else (parse_page(target).ids if target.exists() else set())
+                if anchor not in ids: bad.add(h)
+        if bad: problems.append(f'{page}: broken links {sorted(bad)[:10]}' + (f' and {len(bad) - 10} more' if len(bad) > 10 else ''))
     return problems
 
 if __name__ == '__main__':
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument('--check', action='store_true', help='check that every notebook has a page with its exported names')
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--check', action='store_true', help='check pages: exported names, figures, links between pages')
+    ap.add_argument('--root', type=Path, default=ROOT, help='project folder to build (default: this checkout)')
     a = ap.parse_args()
-    build()
-    print(f'docs: site built in {SITE.relative_to(ROOT)}/ ({len(list(SITE.glob("*/index.html")))} pages)')
+    root = a.root.resolve()
+    infos = build(root)
+    print(f'docs: site built in {root/"_site"} ({len(infos)} pages)')
     if a.check:
-        probs = check()
+        probs = check(root, infos)
         for p in probs: print('docs check:', p)
         if probs: sys.exit(1)
-        print('docs check: every notebook has a page naming its exported names')
+        print('docs check: every notebook has a page with its exported names and all its figures; links between pages resolve')

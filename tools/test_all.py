@@ -4,7 +4,11 @@
 1. sync: `nbdev-export` of the notebooks, done in a scratch copy, must reproduce `mimflow/` exactly;
 2. imports: every exported module imports on its own;
 3. notebooks: `nbdev-test` over all notebooks (flags: `--flags slow` runs the slow cells too);
-4. docs (with `--docs`): the offline site builds and every notebook's page lists its exported names.
+4. docs (with `--docs`): the offline site builds, every notebook's page lists its exported names and shows all of its
+   figures, and links between pages resolve (`tools/build_docs.py --check`);
+5. outputs (with `--outputs`): every notebook's stored outputs come from its current code
+   (`tools/run_notebooks.py --check`; run `python tools/run_notebooks.py` to refresh them);
+6. tables: the README's result tables are what `experiments/report.py` makes of the committed result files.
 Exit code 0 only when everything passed and at least one notebook ran.
 """
 import argparse, filecmp, importlib, os, re, shutil, subprocess, sys, tempfile
@@ -56,12 +60,20 @@ def main():
     ap.add_argument('--flags', default='', help='nbdev tst_flags to run, e.g. "slow"')
     ap.add_argument('--workers', type=int, default=2, help='notebooks run in parallel')
     ap.add_argument('--docs', action='store_true', help='also build the offline docs and check their pages')
+    ap.add_argument('--outputs', action='store_true', help='also check that the notebooks\' stored outputs are current')
     a = ap.parse_args()
     problems = []
     print('== sync check: nbdev-export reproduces mimflow/', flush=True)
     if out := check_sync(): problems.append(f'mimflow/ is out of sync with the notebooks (run nbdev-export): {out}')
     print('== every exported module imports', flush=True)
     if bad := check_imports(): problems.append('modules that do not import: ' + '; '.join(bad))
+    print('== README tables come from the result files', flush=True)
+    r = subprocess.run([sys.executable, str(ROOT/'experiments'/'report.py'), '--check'], cwd=ROOT)
+    if r.returncode: problems.append('README tables differ from the result files (run experiments/report.py --readme)')
+    if a.outputs:
+        print('== stored notebook outputs are current', flush=True)
+        r = subprocess.run([sys.executable, str(ROOT/'tools'/'run_notebooks.py'), '--check'], cwd=ROOT)
+        if r.returncode: problems.append('notebooks whose stored outputs are missing or stale (run tools/run_notebooks.py on them)')
     if a.docs:
         print('== offline docs', flush=True)
         r = subprocess.run([sys.executable, str(ROOT/'tools'/'build_docs.py'), '--check'], cwd=ROOT)
