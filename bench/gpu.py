@@ -43,7 +43,6 @@ def main():
     from mimflow.config import mimflow_l, micro
     from mimflow.model import MIMFlow
     from mimflow.flow_layers import randomize_
-    import mimflow.flow_parallel  # noqa: F401
     if not torch.cuda.is_available() and not a.cpu_smoke:
         print('bench/gpu.py: no CUDA device here; nothing measured. Run it on a CUDA machine, or pass --cpu-smoke to '
               'check the script on the micro preset on the CPU.')
@@ -51,9 +50,9 @@ def main():
     dev = 'cpu' if a.cpu_smoke else 'cuda'
     if a.cpu_smoke: torch.set_num_threads(1)                      # a shared CPU: one thread
     t_start = time.perf_counter()
-    if a.cpu_smoke: cfg = micro(batch_size=a.batch)
-    elif a.teacher_paths: cfg = mimflow_l(teacher_paths=json.loads(a.teacher_paths))
-    else: cfg = mimflow_l(aux_teachers=('cnn',))
+    if a.cpu_smoke: cfg = micro(optim__batch_size=a.batch)
+    elif a.teacher_paths: cfg = mimflow_l(**{'aux.teacher_paths': json.loads(a.teacher_paths)})
+    else: cfg = mimflow_l(**{'aux.teachers': ('cnn',)})
     if dev == 'cuda':
         torch.backends.cuda.matmul.allow_tf32 = True; torch.backends.cudnn.allow_tf32 = True
     torch.manual_seed(0)
@@ -61,12 +60,12 @@ def main():
     model = model.to(dev)
     params = [q for q in model.parameters() if q.requires_grad]
     n_params = sum(q.numel() for q in params)
-    opt = torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.wd, fused=dev == 'cuda')
+    opt = torch.optim.AdamW(params, lr=cfg.optim.lr, betas=cfg.optim.betas, weight_decay=cfg.optim.wd, fused=dev == 'cuda')
     ema = [q.detach().clone() for q in params]
     fwd = torch.compile(model) if a.compile else model
     B, H = a.batch, cfg.img_size
     x = torch.rand(B, cfg.in_chans, H, H, device=dev) * 2 - 1; y = torch.randint(0, cfg.num_classes, (B,), device=dev)
-    res = dict(machine=machine_info(), args=vars(a), preset=cfg.name, aux_teachers=list(cfg.aux_teachers),
+    res = dict(machine=machine_info(), args=vars(a), preset=cfg.name, aux_teachers=list(cfg.aux.teachers),
                trainable_params=n_params, device=dev, amp='bf16 autocast', sdpa=dict(
                    flash=torch.backends.cuda.flash_sdp_enabled(), mem_efficient=torch.backends.cuda.mem_efficient_sdp_enabled(),
                    cudnn=getattr(torch.backends.cuda, 'cudnn_sdp_enabled', lambda: None)()))
@@ -76,8 +75,8 @@ def main():
         with torch.autocast(dev, dtype=torch.bfloat16):
             loss = fwd(x, y)['loss']
         opt.zero_grad(set_to_none=True); loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, cfg.clip); opt.step()
-        with torch.no_grad(): torch._foreach_lerp_(ema, [q.detach() for q in params], 1 - cfg.ema_decay)
+        torch.nn.utils.clip_grad_norm_(params, cfg.optim.clip); opt.step()
+        with torch.no_grad(): torch._foreach_lerp_(ema, [q.detach() for q in params], 1 - cfg.optim.ema_decay)
         return loss
 
     # FLOPs of one training step (eager model, counted once)
@@ -114,18 +113,18 @@ def main():
     n, N, C = a.sample_batch, cfg.num_latent_tokens, cfg.latent_dim
     ys = torch.arange(n, device=dev) % cfg.num_classes
     z = torch.randn(n, N, C, device=dev)
-    kw = dict(cfg=a.cfg, annealed=cfg.annealed, interval=cfg.guidance_interval)
+    kw = dict(guidance=a.cfg, annealed=cfg.sampling.annealed, interval=cfg.sampling.interval)
     with torch.no_grad(), torch.autocast(dev, dtype=torch.bfloat16):
         for name, fn in (('cached', lambda: model.flow.reverse(z, ys, **kw)),
-                         (f'gs{a.group_size}', lambda: model.flow.reverse_parallel(z, ys, group_size=a.group_size, tol=1e-3, **kw)),
-                         ('jacobi', lambda: model.flow.reverse_parallel(z, ys, tol=1e-3, **kw))):
+                         (f'gs{a.group_size}', lambda: model.flow.reverse(z, ys, solver='jacobi', group_size=a.group_size, tol=1e-3, **kw)),
+                         ('jacobi', lambda: model.flow.reverse(z, ys, solver='jacobi', tol=1e-3, **kw))):
             fn(); sync(dev)                                        # warm-up
             t = time.perf_counter(); l = fn(); sync(dev); tf = time.perf_counter() - t
             t = time.perf_counter(); model.autoencoder.decode(l); sync(dev); td = time.perf_counter() - t
             res[f'sample_{name}_flow_s'] = tf; res[f'sample_{name}_images_per_s'] = n / (tf + td)
-            print(f'sampling cfg={a.cfg} ({name}): flow {tf:.3f} s + decoder {td:.3f} s for {n} images -> {n/(tf+td):.1f} images/s', flush=True)
+            print(f'sampling guidance={a.cfg} ({name}): flow {tf:.3f} s + decoder {td:.3f} s for {n} images -> {n/(tf+td):.1f} images/s', flush=True)
         ref = model.flow.reverse(z, ys, **kw).float()
-        xp, stats = model.flow.reverse_parallel(z, ys, group_size=a.group_size, tol=1e-3, return_stats=True, **kw)
+        xp, stats = model.flow.reverse(z, ys, solver='jacobi', group_size=a.group_size, tol=1e-3, return_stats=True, **kw)
         res['sample_parallel_iters'] = stats['iters']
         res['sample_parallel_max_abs_diff'] = (xp.float() - ref).abs().max().item()
     res['total_s'] = time.perf_counter() - t_start

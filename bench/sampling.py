@@ -1,63 +1,85 @@
-"""Sampling speed of the flow's inverses: naive, KV-cached (sequential) and parallel (Jacobi / GS-Jacobi), against one
-forward pass of the same batch (the FLOP-equivalent lower bound), on a small CPU config.
+"""Sampling speed of the flow's inverse against one forward pass of the same batch: the default (the sequential solver,
+compiled where `auto_compile` says), the sequential solver eager and compiled, and the Jacobi solver; the naive
+inverse is the reference for exactness.
 
-    python bench/sampling.py [--threads 1] [--batch 8] [--seq 16 64 128] [--scale 0.1]
+    python bench/sampling.py [--threads 2] [--batch 32] [--seq 16 64 128] [--rounds 9]
 
-Flow: C=4 tokens dims, width 64, head 16, layers [1,1,1,2], 10 classes, output projections randomised with
-`randomize_(scale)` (0.1: well-conditioned, as a trained flow; see 05a for how iterations grow with the coupling).
+Flow: 8-dim tokens, width 128, head 32, layers [1,1,1,3], 10 classes, output projections randomised with
+`randomize_(scale=0.1)` (a well-conditioned flow, as a trained one). Guidance 2 uses the model defaults: annealed,
+interval 0.25. The machine is shared, so every timed call runs once per round, the rounds interleaved, and each
+time is the minimum over the rounds: load that comes and goes hits all of them alike, and the ratios come from one
+run. Two ratios for guided sampling: against the forward of the batch (B rows), and against the forward of the 2B
+rows the guided sampler runs ([conditional | unconditional]).
 Writes bench/results/sampling.json.
 """
-import argparse, sys
+import argparse, sys, time
 from pathlib import Path
-import torch
+import torch, torch._dynamo
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine_info, timeit, write_json
+from _common import machine_info, write_json
 from mimflow.flow import TransformerFlow
-from mimflow.flow_layers import randomize_
-import mimflow.flow_parallel  # noqa: F401  (patches TransformerFlow.reverse_parallel)
+from mimflow.flow_layers import randomize_, naive_inverse, auto_compile
+
+GUIDED = dict(guidance=2., annealed=True, interval=0.25)
+
+def naive_reverse(f, z, y, guidance=0., annealed=True, interval=0.):
+    "The flow inverted block by block with the naive inverse (no cache), the reference."
+    x = z
+    for blk, w in zip(reversed(f.blocks), f.guidance_plan(guidance, annealed, interval, 'position')): x = naive_inverse(blk, x, y, w)
+    return x
+
+def interleaved_min(fns: dict, rounds: int) -> dict:
+    "Minimum wall time of each function over `rounds` interleaved rounds (one warm-up call each first)."
+    for fn in fns.values(): fn()
+    ts = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            t = time.perf_counter(); fn(); ts[k].append(time.perf_counter() - t)
+    return {k: min(v) for k, v in ts.items()}
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--threads', type=int, default=1)   # the machine is shared: 1 thread, reproducible
-    p.add_argument('--batch', type=int, default=8)
+    p.add_argument('--threads', type=int, default=2)
+    p.add_argument('--batch', type=int, default=32)
     p.add_argument('--seq', type=int, nargs='+', default=[16, 64, 128])
-    p.add_argument('--scale', type=float, default=0.1)
-    p.add_argument('--groups', type=int, nargs='+', default=[8])
+    p.add_argument('--rounds', type=int, default=9)
     p.add_argument('--tol', type=float, default=1e-5)
     a = p.parse_args()
     torch.set_num_threads(a.threads); torch.set_grad_enabled(False); torch.manual_seed(0)
-    rows = []
-    print(f'batch {a.batch}, fp32, {a.threads} thread(s); times in ms (median)')
+    rows, B = [], a.batch
+    print(f'batch {B}, fp32, {a.threads} threads, min over {a.rounds} interleaved rounds; F = one forward pass')
     for N in a.seq:
-        f = randomize_(TransformerFlow(4, N, 64, [1, 1, 1, 2], 16, num_classes=10), scale=a.scale, seed=0).eval()
-        z, y = torch.randn(a.batch, N, 4), torch.randint(0, 10, (a.batch,))
-        for cfg in (0., 2.):
-            nb = 2 * a.batch if cfg else a.batch                      # guidance runs [cond | uncond] in one pass
-            zz, yy = z.repeat(nb // a.batch, 1, 1), y.repeat(nb // a.batch)
-            r = dict(N=N, cfg=cfg, batch=a.batch)
-            r['forward'] = timeit(lambda: f(zz, yy))['median']         # one forward of the batch the sampler runs
-            ref = f.reverse_naive(z, y, cfg=cfg)
-            r['naive'] = timeit(lambda: f.reverse_naive(z, y, cfg=cfg), min_reps=2, budget_s=0.5)['median']
-            r['cached'] = timeit(lambda: f.reverse(z, y, cfg=cfg))['median']
-            r['err_cached'] = (f.reverse(z, y, cfg=cfg) - ref).abs().max().item()
-            for G in [None, *a.groups]:
-                key = 'jacobi' if G is None else f'gs{G}'
-                x, st = f.reverse_parallel(z, y, cfg=cfg, group_size=G, tol=a.tol, return_stats=True)
-                r[key] = timeit(lambda: f.reverse_parallel(z, y, cfg=cfg, group_size=G, tol=a.tol))['median']
-                r[f'err_{key}'] = (x - ref).abs().max().item()
-                r[f'iters_{key}'] = st['iters']; r[f'passes_{key}'] = st['token_passes']
-            r['sequential_passes'] = st['sequential_passes']
-            r['ref_absmax'] = ref.abs().max().item()
-            rows.append(r)
-            gs = ' '.join(f"gs{G} {r[f'gs{G}']*1e3:6.1f} ({r['naive']/r[f'gs{G}']:5.1f}x, {r[f'gs{G}']/r['forward']:5.1f}F)" for G in a.groups)
-            print(f"N={N:4d} cfg={cfg:.0f} | fwd {r['forward']*1e3:6.2f} | naive {r['naive']*1e3:8.1f} ({r['naive']/r['forward']:6.1f}F) "
-                  f"| cached {r['cached']*1e3:6.1f} ({r['naive']/r['cached']:5.1f}x, {r['cached']/r['forward']:5.1f}F) "
-                  f"| jacobi {r['jacobi']*1e3:6.1f} ({r['naive']/r['jacobi']:5.1f}x, {r['jacobi']/r['forward']:5.1f}F) | {gs}")
-            print(f"        jacobi iterations per block {[i[0] for i in r['iters_jacobi']]} (bound {N-1}); "
-                  f"max err vs naive: cached {r['err_cached']:.1e}, jacobi {r['err_jacobi']:.1e}, "
-                  + ', '.join(f"gs{G} {r[f'err_gs{G}']:.1e}" for G in a.groups))
-    write_json('sampling.json', dict(machine=machine_info(), args=vars(a),
-        flow=dict(token_dim=4, channels=64, head_dim=16, layers_per_block=[1, 1, 1, 2], num_classes=10), rows=rows,
-        notes='times in seconds (median); x = naive/method; F = method/forward (forward of the same batch, 2B rows with cfg)'))
+        torch._dynamo.reset()               # each N measured as a process sampling one model would see it: only its own graphs cached
+        f = randomize_(TransformerFlow(8, N, 128, [1, 1, 1, 3], 32, num_classes=10), scale=0.1, seed=0).eval()
+        z, y = torch.randn(B, N, 8), torch.randint(0, 10, (B,))
+        zz, yy = z.repeat(2, 1, 1), y.repeat(2)
+        t = interleaved_min({'forward': lambda: f(z, y), 'forward_2B': lambda: f(zz, yy),
+                             'default': lambda: f.reverse(z, y), 'default_guided': lambda: f.reverse(z, y, **GUIDED),
+                             'cached': lambda: f.reverse(z, y, compile=False), 'cached_guided': lambda: f.reverse(z, y, compile=False, **GUIDED),
+                             'compiled': lambda: f.reverse(z, y, compile=True), 'compiled_guided': lambda: f.reverse(z, y, compile=True, **GUIDED),
+                             'jacobi': lambda: f.reverse(z, y, solver='jacobi', tol=a.tol),
+                             'jacobi_guided': lambda: f.reverse(z, y, solver='jacobi', tol=a.tol, **GUIDED)}, a.rounds)
+        r = dict(N=N, batch=B, **{f'{k}_s': v for k, v in t.items()})
+        for g, kw in (('', {}), ('_guided', GUIDED)):
+            ref = naive_reverse(f, z, y, **kw)
+            r[f'err_cached{g}'] = (f.reverse(z, y, **kw) - ref).abs().max().item()
+            xj, st = f.reverse(z, y, solver='jacobi', tol=a.tol, return_stats=True, **kw)
+            r[f'err_jacobi{g}'] = (xj - ref).abs().max().item()
+            r[f'jacobi_iters{g}'] = [sum(i) for i in st['iters']]
+        F, F2 = t['forward'], t['forward_2B']
+        r.update(default_compiles=auto_compile(B, N), default_over_F=t['default'] / F, default_guided_over_F=t['default_guided'] / F,
+                 default_guided_over_F2B=t['default_guided'] / F2, cached_over_F=t['cached'] / F, cached_guided_over_F=t['cached_guided'] / F,
+                 cached_guided_over_F2B=t['cached_guided'] / F2, compiled_over_F=t['compiled'] / F,
+                 compiled_guided_over_F=t['compiled_guided'] / F, compiled_guided_over_F2B=t['compiled_guided'] / F2, jacobi_over_F=t['jacobi'] / F, jacobi_guided_over_F2B=t['jacobi_guided'] / F2)
+        rows.append(r)
+        print(f"N={N:4d} | F {F*1e3:6.1f} ms, F(2B) {F2*1e3:6.1f} ms | default ({'compiled' if r['default_compiles'] else 'eager'}) "
+              f"{r['default_over_F']:.2f} F, guided {r['default_guided_over_F']:.2f} F = {r['default_guided_over_F2B']:.2f} F(2B) | eager {r['cached_over_F']:.2f} F, guided {r['cached_guided_over_F']:.2f} F "
+              f"= {r['cached_guided_over_F2B']:.2f} F(2B) | compiled {r['compiled_over_F']:.2f} F, guided {r['compiled_guided_over_F']:.2f} F "
+              f"= {r['compiled_guided_over_F2B']:.2f} F(2B) | jacobi {r['jacobi_over_F']:.2f} F, guided {r['jacobi_guided_over_F2B']:.2f} F(2B) "
+              f"(iterations per block {r['jacobi_iters']}) | max err vs naive: cached {r['err_cached']:.1e} / {r['err_cached_guided']:.1e}, "
+              f"jacobi {r['err_jacobi']:.1e} / {r['err_jacobi_guided']:.1e}")
+    write_json('sampling.json', dict(machine=machine_info(), args=vars(a), guided=GUIDED,
+        flow=dict(token_dim=8, channels=128, head_dim=32, layers_per_block=[1, 1, 1, 3], num_classes=10), rows=rows,
+        notes='times in seconds (minimum over interleaved rounds); F = forward of the batch, F(2B) = forward of the 2B rows guidance runs'))
 
 if __name__ == '__main__': main()

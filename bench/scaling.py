@@ -37,17 +37,17 @@ def worker(c: dict, steps: int, threads: int) -> dict:
     from mimflow.model import MIMFlow
     torch.set_num_threads(threads); torch.manual_seed(0)
     dev = 'cuda' if torch.cuda.is_available() else 'cpu'
-    cfg = tiny(img_size=c['img'], num_latent_tokens=c['N'], batch_size=c['bs'])
+    cfg = tiny(img_size=c['img'], num_latent_tokens=c['N'], optim__batch_size=c['bs'])
     model = MIMFlow(cfg).to(dev)
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.wd)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.optim.lr, betas=cfg.optim.betas, weight_decay=cfg.optim.wd)
     x = torch.rand(c['bs'], 1, c['img'], c['img'], device=dev) * 2 - 1; y = torch.randint(0, 10, (c['bs'],), device=dev)
     ns = min(c['bs'], 16)                                          # sampling batch
     def sample():
-        model.sample(ns, cfg=1.)
+        model.sample(ns, guidance=1.)
         if dev == 'cuda': torch.cuda.synchronize()
     def step():
         loss = model(x, y)['loss']; opt.zero_grad(); loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip); opt.step()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.clip); opt.step()
         if dev == 'cuda': torch.cuda.synchronize()
     out = dict(c)
     out['sample_mem_mib'] = peak_mib(sample, dev)
@@ -98,7 +98,7 @@ def main():
     import torch
     torch.set_num_threads(a.threads)
     write_json('scaling.json', dict(machine=machine_info(), args=vars(a), base=BASE, sweeps=SWEEPS, rows=rows, fits=fits, fits_tail=fits_tail,
-               notes='tiny preset widths; random images; sampling = MIMFlow.sample(min(bs,16), cfg=1) (flow inverse + decoder), so the batch sweep of sampling saturates at 16; fits_tail: slope over the 3 largest sizes'))
+               notes='tiny preset widths; random images; sampling = MIMFlow.sample(min(bs,16), guidance=1) (flow inverse + decoder), so the batch sweep of sampling saturates at 16; fits_tail: slope over the 3 largest sizes'))
     plot(rows, fits)
 
 def plot(rows, fits):

@@ -62,7 +62,7 @@ def bare_steps(model, opt, ema, b, n, clip):
         opt.step()
         with torch.no_grad():                                     # EMA by hand, as timm's ModelEmaV3 does it
             ev, mv = zip(*[(e, m) for e, m in zip(ema.state_dict().values(), model.state_dict().values()) if e.is_floating_point()])
-            torch._foreach_lerp_(ev, mv, 1. - model.cfg.ema_decay)
+            torch._foreach_lerp_(ev, mv, 1. - model.cfg.optim.ema_decay)
         ts.append(time.perf_counter())
     return [b - a for a, b in zip(ts, ts[1:])]
 
@@ -74,14 +74,14 @@ def main():
     a = p.parse_args()
     torch.set_num_threads(a.threads); seed_everything(0)
     cfg = tiny()
-    x, y = digits_tensors(cfg.img_size, 'train'); b = (x[:cfg.batch_size], y[:cfg.batch_size])
+    x, y = digits_tensors(cfg.img_size, 'train'); b = (x[:cfg.optim.batch_size], y[:cfg.optim.batch_size])
     model = MIMFlow(cfg); bare = copy.deepcopy(model); ema = copy.deepcopy(model).eval().requires_grad_(False)
-    opt = torch.optim.AdamW([p for p in bare.parameters() if p.requires_grad], lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.wd, eps=1e-8)
+    opt = torch.optim.AdamW([p for p in bare.parameters() if p.requires_grad], lr=cfg.optim.lr, betas=cfg.optim.betas, weight_decay=cfg.optim.wd, eps=1e-8)
     dls = DataLoaders(SameBatch(b, a.steps), SameBatch(b, 1), device='cpu')
     learn = mimflow_learner(model, dls, epochs=1, progress=False)
     st = StepTimes(); learn.add_cb(st)
     acc = defaultdict(float); time_events(learn, acc)
-    bare_steps(bare, opt, ema, b, 2, cfg.clip)                    # warm-up both
+    bare_steps(bare, opt, ema, b, 2, cfg.optim.clip)                    # warm-up both
     with learn.no_logging(): learn.fit(1)
     acc.clear()
     fa, ba, fa_epoch = [], [], []
@@ -90,7 +90,7 @@ def main():
         with learn.no_logging(): learn.fit(1)
         fa_epoch.append(time.perf_counter() - t)
         fa += [t1 - t0 for t0, t1 in zip(st.stamps, st.stamps[1:])]
-        ba += bare_steps(bare, opt, ema, b, a.steps, cfg.clip)
+        ba += bare_steps(bare, opt, ema, b, a.steps, cfg.optim.clip)
         print(f'round {r}: fastai {statistics.median(fa[-a.steps:])*1e3:.1f} ms/step, bare {statistics.median(ba[-a.steps:])*1e3:.1f} ms/step')
     n_steps = a.rounds * a.steps
     mf, mb = statistics.median(fa), statistics.median(ba)
@@ -98,7 +98,7 @@ def main():
     by_cb = defaultdict(float)
     for (c, e), v in acc.items():
         if e not in ('before_fit', 'before_epoch', 'before_train'): by_cb[c] += v / n_steps
-    res = dict(machine=machine_info(), args=vars(a), preset='tiny', batch=cfg.batch_size,
+    res = dict(machine=machine_info(), args=vars(a), preset='tiny', batch=cfg.optim.batch_size,
                fastai_step_median=mf, bare_step_median=mb, overhead=mf / mb - 1,
                fastai_step_mean=statistics.mean(fa), bare_step_mean=statistics.mean(ba),
                fastai_epoch_per_step=statistics.median(fa_epoch) / a.steps, overhead_incl_epoch=statistics.median(fa_epoch) / a.steps / mb - 1,

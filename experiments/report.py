@@ -1,0 +1,106 @@
+#!/usr/bin/env python
+"""Tables from the committed result files, so that every reported number exists once: in a result file.
+
+    python experiments/report.py            # print every table as markdown
+    python experiments/report.py --readme   # rewrite the tables in README.md between their <!-- table:NAME --> markers
+    python experiments/report.py --check    # exit 1 if README.md's tables differ from the result files
+
+The chapters (`nbs/experiments/*.ipynb`, `nbs/index.ipynb`) call the same functions.
+"""
+from __future__ import annotations
+import argparse, json, re, sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TITLES = dict(mimflow='MIMFlow (joint, masked)', pixel_tarflow='pixel-space TarFlow', two_stage='two-stage (autoencoder, then flow)',
+              no_mask='MIMFlow without masking', pixel_tarflow_wall='pixel-space TarFlow, same wall time',
+              mimflow_phase2='MIMFlow + phase-2 decoder fine-tune')
+COLUMNS = [('fid_domain', 'FID-domain ↓', 2), ('class_acc', 'class acc ↑', 3), ('probe_top1', 'probe top-1 ↑', 3),
+           ('latent_bpd', 'bpd', 3), ('recon_psnr', 'recon PSNR (dB)', 1)]
+
+def _cell(d: dict, k: str, nd: int, best: bool) -> str:
+    if k not in d: return 'n/a'
+    s = f"{d[k]['mean']:.{nd}f} ± {d[k]['std']:.{nd}f}"
+    return f'**{s}**' if best else s
+
+def comparison_rows(results: Path, extra: dict|None = None) -> tuple[list[str], list[list[str]]]:
+    "Header and rows (mean ± std over seeds) of a comparison's summary.json; the best mean of each column in bold."
+    summary = json.loads((Path(results)/'summary.json').read_text())
+    best = {}
+    for k, _, _ in COLUMNS:
+        if k in ('latent_bpd',): continue                              # pixels and latents: not comparable
+        vals = {v: d[k]['mean'] for v, d in summary.items() if k in d}
+        if vals: best[k] = (min if k == 'fid_domain' else max)(vals, key=vals.get)
+    header = ['variant', 'params', 'steps', 'train time (s)'] + [name for _, name, _ in COLUMNS]
+    rows = []
+    for v, d in summary.items():
+        cells = [TITLES.get(v, v), f"{d['trainable_params'] / 1e6:.2f}M", f"{d['steps']:,.0f}", f"{d['train_time_s']:,.0f}"]
+        for k, _, nd in COLUMNS:
+            c = _cell(d, k, nd, best.get(k) == v)
+            if k == 'latent_bpd' and v.startswith('pixel') and c != 'n/a': c += ' (pixels)'
+            cells.append(c)
+        rows.append(cells)
+    return header, rows
+
+def markdown(header: list[str], rows: list[list[str]]) -> str:
+    num = lambda c: re.match(r'^\*{0,2}-?[\d.,]+', c) is not None or c == 'n/a'        # numbers right, words left
+    align = ['---:' if i and all(num(r[i]) for r in rows) else '---' for i in range(len(header))]
+    return '\n'.join('| ' + ' | '.join(r) + ' |' for r in [header, align, *rows])
+
+def default_run_rows(metrics: Path) -> tuple[list[str], list[list[str]]]:
+    "The default run's metrics (`mimflow train` on the digits), from its committed metrics file."
+    m = json.loads(Path(metrics).read_text())
+    what = dict(class_acc='share of samples drawn for class c that the digits classifier assigns to c',
+                fid_domain="Fréchet distance to the training digits in that classifier's 64-d feature space",
+                recon_psnr='decoder output from the noisy latent vs the held-out image (dB)',
+                probe_top1="linear probe on the frozen encoder's mean-pooled features, held-out digits",
+                latent_bpd="the flow's bits per latent dimension on held-out noisy latents",
+                domain_classifier_acc="the digits classifier's own held-out accuracy")
+    fmt = dict(class_acc='.3f', fid_domain='.2f', recon_psnr='.1f', probe_top1='.3f', latent_bpd='.2f', domain_classifier_acc='.3f')
+    return ['metric', 'value', 'what it is'], [[f'`{k}`', f'{m[k]:{fmt[k]}}', what[k]] for k in what if k in m]
+
+def scale_rows(path: Path) -> tuple[list[str], list[list[str]]]:
+    "The reproduction path on an image folder (`experiments/scale_path.py`): what each stage took."
+    r = json.loads(Path(path).read_text())
+    it, m = r['interrupted'], r['metrics']
+    per_class = lambda c: f'{min(c)} per class' if min(c) == max(c) else f'{min(c)}-{max(c)} per class'
+    stages = [('write Fashion-MNIST as an image folder', r.get('export'), f"{r['per_class']} training images per class"),
+              ('train, 2 processes, killed after the first checkpoint', None, f"checkpoint at step {it['checkpoint_step']}"),
+              ('resume, 2 processes', r['resumed'], f"to step {r['final_step']}; loss {r['loss_first']:.3f} at the first step, {r['loss_last']:.3f} at the last"),
+              ('evaluate, every class represented', r['eval'], f"class acc {m['class_acc']:.3f}, probe {m['probe_top1']:.3f}, PSNR {m['recon_psnr']:.1f} dB"),
+              ('sample 1,000 to .npz, 2 processes', r['sample_npz'], f"arr_0 {'x'.join(map(str, r['npz']['arr_0']))} {r['npz']['dtype']}, "
+                                                                  + per_class(r['npz']['labels_per_class']))]
+    wall = lambda s, d: f"{d['wall_s']:,.0f}" if d else f"{it['after_s']:,.0f}" if s.startswith('train') else 'n/a'
+    rows = [[s, wall(s, d), f"{d['peak_mib']:,}" if d and d.get('peak_mib') else 'n/a', note] for s, d, note in stages]
+    return ['stage', 'wall (s)', 'peak memory of a process (MiB)', 'result'], rows
+
+TABLES = {
+    'default': lambda: markdown(*default_run_rows(ROOT/'experiments'/'results_default'/'metrics.json')),
+    'digits': lambda: markdown(*comparison_rows(ROOT/'experiments'/'results')),
+    'fashion': lambda: markdown(*comparison_rows(ROOT/'experiments'/'results_fashion')),
+    'scale': lambda: markdown(*scale_rows(ROOT/'experiments'/'results_scale'/'scale_path.json')),
+}
+
+def fill(text: str) -> str:
+    "`text` with every <!-- table:NAME --> ... <!-- /table --> block regenerated."
+    def sub(m):
+        name = m.group(1)
+        if name not in TABLES: raise KeyError(f'unknown table {name!r} in README.md')
+        return f'<!-- table:{name} -->\n{TABLES[name]()}\n<!-- /table -->'
+    return re.sub(r'<!-- table:(\w+) -->.*?<!-- /table -->', sub, text, flags=re.S)
+
+if __name__ == '__main__':
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--readme', action='store_true'); p.add_argument('--check', action='store_true')
+    a = p.parse_args()
+    readme = ROOT/'README.md'
+    if a.readme or a.check:
+        old = readme.read_text(); new = fill(old)
+        if a.check:
+            if new != old: sys.exit('README.md tables are out of step with the result files: run python experiments/report.py --readme')
+            print('README.md tables match the result files')
+        else: readme.write_text(new); print('README.md tables regenerated')
+    else:
+        for name, f in TABLES.items():
+            try: print(f'## {name}\n{f()}\n')
+            except FileNotFoundError as e: print(f'## {name}\n(no results: {e})\n')
