@@ -18,7 +18,7 @@ sample grid PNG and its EMA weights) into the output folder; finished ones are s
 `summary.json` holds the mean and spread over seeds, `samples_side_by_side.png` the grids.
 """
 from __future__ import annotations
-import argparse, io, json, math, os, platform, statistics, subprocess, sys, time, warnings
+import argparse, io, json, os, platform, statistics, subprocess, sys, time, warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -59,10 +59,8 @@ def step_time(model, dls, n: int = 12) -> float:
 
 def fit(model, dls, steps: int|None = None, epochs: int|None = None):
     "Train with the library's learner (AdamW, clipping, EMA, the preset's schedule) for `steps` steps or `epochs` epochs."
-    from mimflow.config import replace
     from mimflow.learner import mimflow_learner, fit_mimflow
-    if steps: model.cfg = replace(model.cfg, **{'optim.steps': steps})
-    learn = mimflow_learner(model, dls, epochs=epochs, progress=False)
+    learn = mimflow_learner(model, dls, epochs=epochs, steps=steps, progress=False)
     with learn.no_logging(): fit_mimflow(learn)
     return learn
 
@@ -120,8 +118,7 @@ def train_variant(variant: str, cfg, prof: dict, dls, seed: int, out: Path, quic
             base = MIMFlow(c); base.load_state_dict(sd); return DecoderFinetune(base)
         n2 = steps('phase2', makers(variant, cfg, sigma_pix, pix_patch)['phase2'], budget * 0.2) if budget else len(dls.train)
         seed_everything(seed)
-        l2 = mimflow_learner(fresh(), dls, epochs=math.ceil(n2 / (len(dls.train.dataset) // c.optim.batch_size)), progress=False)
-        with l2.no_logging(): fit_phase2_steps(l2, n2)
+        l2 = fit(fresh(), dls, steps=n2)
         info.update(phase2_steps=l2.global_step, _other_learners=[l2])
         return l2.ema_model.module.model, learn, info
     if variant == 'two_stage':
@@ -148,14 +145,6 @@ def train_variant(variant: str, cfg, prof: dict, dls, seed: int, out: Path, quic
         seed_everything(seed)
         m = make(); return m, fit(m, dls, epochs=epochs), info
     raise ValueError(f'unknown variant {variant!r}')
-
-def fit_phase2_steps(learn, steps: int):
-    "Phase 2 for a number of steps (its own schedule is constant)."
-    from fastai.callback.core import Callback, CancelFitException
-    class Stop(Callback):
-        def after_step(self):
-            if self.learn.global_step >= steps: raise CancelFitException()
-    learn.fit(learn.epochs, cbs=[Stop()])
 
 def save_grid(samples, per_class: int, path, per_row: int = 10):
     "Samples ordered by class, `per_class` each: the first `per_row` of each class as one PNG, 3x upscaled."

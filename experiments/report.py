@@ -62,16 +62,19 @@ def default_run_rows(metrics: Path) -> tuple[list[str], list[list[str]]]:
 def scale_rows(path: Path) -> tuple[list[str], list[list[str]]]:
     "The reproduction path on an image folder (`experiments/scale_path.py`): what each stage took."
     r = json.loads(Path(path).read_text())
-    it, m = r['interrupted'], r['metrics']
-    per_class = lambda c: f'{min(c)} per class' if min(c) == max(c) else f'{min(c)}-{max(c)} per class'
-    stages = [('write Fashion-MNIST as an image folder', r.get('export'), f"{r['per_class']} training images per class"),
-              ('train, 2 processes, killed after the first checkpoint', None, f"checkpoint at step {it['checkpoint_step']}"),
-              ('resume, 2 processes', r['resumed'], f"to step {r['final_step']}; loss {r['loss_first']:.3f} at the first step, {r['loss_last']:.3f} at the last"),
-              ('evaluate, every class represented', r['eval'], f"class acc {m['class_acc']:.3f}, probe {m['probe_top1']:.3f}, PSNR {m['recon_psnr']:.1f} dB"),
-              ('sample 1,000 to .npz, 2 processes', r['sample_npz'], f"arr_0 {'x'.join(map(str, r['npz']['arr_0']))} {r['npz']['dtype']}, "
-                                                                  + per_class(r['npz']['labels_per_class']))]
-    wall = lambda s, d: f"{d['wall_s']:,.0f}" if d else f"{it['after_s']:,.0f}" if s.startswith('train') else 'n/a'
-    rows = [[s, wall(s, d), f"{d['peak_mib']:,}" if d and d.get('peak_mib') else 'n/a', note] for s, d, note in stages]
+    it, m, z = r['interrupted'], r['metrics'], r['npz']
+    per_class = z['labels_per_class']
+    per_class = f'{min(per_class)} per class' if min(per_class) == max(per_class) else f'{min(per_class)}-{max(per_class)} per class'
+    wall = lambda d: f"{d['wall_s']:,.0f}" if d else 'n/a'
+    peak = lambda d: f"{d['peak_mib']:,}" if d and d.get('peak_mib') else 'n/a'
+    rows = [['write Fashion-MNIST as an image folder', wall(r.get('export')), peak(r.get('export')), f"{r['per_class']} training images per class"],
+            ['train, 2 processes, killed after the first checkpoint', f"{it['after_s']:,.0f}", 'n/a', f"checkpoint at step {it['checkpoint_step']}"],
+            ['resume, 2 processes', wall(r['resumed']), peak(r['resumed']),
+             f"to step {r['final_step']}; loss {r['loss_first']:.3f} at the first step, {r['loss_last']:.3f} at the last"],
+            ['evaluate, every class represented', wall(r['eval']), peak(r['eval']),
+             f"class acc {m['class_acc']:.3f}, probe {m['probe_top1']:.3f}, PSNR {m['recon_psnr']:.1f} dB"],
+            ['sample 1,000 to .npz, 2 processes', wall(r['sample_npz']), peak(r['sample_npz']),
+             f"arr_0 {'x'.join(map(str, z['arr_0']))} {z['dtype']}, {per_class}"]]
     return ['stage', 'wall (s)', 'peak memory of a process (MiB)', 'result'], rows
 
 TABLES = {

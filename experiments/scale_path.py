@@ -5,7 +5,7 @@ structure: ViT encoder and decoder of 12 blocks, a flow of 8 blocks with the dee
 paper's masking, 10 classes), trained for a few hundred steps by two processes (torchrun, gloo), resumed, evaluated
 with every class represented, and sampled 1,000 images to an .npz in ADM's format with the peak memory measured.
 
-    python experiments/scale_path.py            # about half an hour on 2 cores; writes experiments/results_scale/
+    python experiments/scale_path.py            # about 12 minutes on 2 cores; writes experiments/results_scale/
     python experiments/scale_path.py --quick    # a smoke test of the same path in a few minutes, into /tmp
 
 Every command is the `mimflow` command a user runs; this script only strings them together and records what each
@@ -63,12 +63,11 @@ def main(argv=None):
         while not (run/'checkpoint.pt').exists() and proc.poll() is None: time.sleep(1)
         if proc.poll() is not None: raise SystemExit(f'training stopped (exit {proc.returncode}) before its first checkpoint; see {log}')
         import psutil                                  # torchrun's workers run in sessions of their own: kill the whole tree
-        tree = [proc.pid, *(c.pid for c in psutil.Process(proc.pid).children(recursive=True))]
-        for pid in tree:
-            try: os.kill(pid, 9)
-            except ProcessLookupError: pass
-        proc.wait()
-        while any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in tree[1:]): time.sleep(0.2)
+        top = psutil.Process(proc.pid); tree = [top, *top.children(recursive=True)]
+        for p in tree:
+            try: p.kill()
+            except psutil.NoSuchProcess: pass
+        proc.wait(); psutil.wait_procs(tree)
     import torch
     ck = torch.load(run/'checkpoint.pt', weights_only=False)
     res['interrupted'] = dict(after_s=round(time.time() - t, 1), checkpoint_step=ck['step'], checkpoint_epoch=ck['epoch'])

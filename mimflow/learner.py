@@ -6,7 +6,7 @@ Docs: https://mimflow.github.io/mimflow/learner.html.md"""
 
 # %% ../nbs/10_learner.ipynb #9f648e80
 from __future__ import annotations
-import math, os, random, warnings
+import math, os, random, time, warnings
 from functools import partial
 from pathlib import Path
 import numpy as np
@@ -163,7 +163,6 @@ class Checkpoint(Callback):
     def __init__(self, path=None, resume: dict|None = None):
         self.path, self.resume, self.t0, self.before = path, resume, None, (resume or {}).get('train_time_s', 0.)
     def before_fit(self):
-        import time
         self.t0 = time.time()
         if self.resume is None: return
         self.opt.load_state_dict(self.resume['opt'])
@@ -171,7 +170,6 @@ class Checkpoint(Callback):
         self.resume = None
     def train_time(self) -> float:
         "Seconds of training of this run: earlier sessions (from the checkpoint) plus this one's fit, if any."
-        import time
         return self.before + (time.time() - self.t0 if self.t0 else 0.)
     def after_epoch(self):
         if self.path is not None: save_checkpoint(self.learn, self.path, epoch=self.learn.global_epoch + 1, train_time_s=self.train_time())
@@ -232,13 +230,13 @@ class DataParallel(DistributedTrainer):
 
 # %% ../nbs/10_learner.ipynb #2d43e42e
 def mimflow_learner(model: nn.Module, dls, run_dir=None, resume: dict|None = None, epochs: int|None = None,
-                    lr: float|None = None, cbs: list|None = None, progress: bool = True) -> Learner:
+                    lr: float|None = None, cbs: list|None = None, progress: bool = True, steps: int|None = None) -> Learner:
     "A fastai Learner that trains `model` (a `MIMFlow`, or a `DecoderFinetune` for phase 2) on `dls`, checkpointing into `run_dir`."
     cfg, o = model.cfg, model.cfg.optim
     p2 = getattr(model, 'phase', 1) == 2
-    steps = None if p2 or epochs else o.steps
+    steps = steps or (None if p2 or epochs else o.steps)                # a number of optimizer steps overrides epochs
     spe = len(dls.train.dataset) // o.batch_size                        # optimizer steps per epoch
-    epochs = epochs or (cfg.phase2.epochs if p2 else o.epochs if not steps else math.ceil(steps / max(spe, 1)))
+    epochs = math.ceil(steps / max(spe, 1)) if steps else epochs or (cfg.phase2.epochs if p2 else o.epochs)
     lr = lr or (cfg.phase2.lr if p2 else o.lr)
     if resume is not None: model.load_state_dict(resume['model'])
     opt_func = partial(OptimWrapper, opt=torch.optim.AdamW, betas=o.betas, weight_decay=o.wd, eps=1e-8)
