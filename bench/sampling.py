@@ -1,6 +1,6 @@
 """Sampling speed of the flow's inverse against one forward pass of the same batch: the default (the sequential solver,
-compiled where `auto_compile` says), the sequential solver eager and compiled, and the Jacobi solver; the naive
-inverse is the reference for exactness.
+compiled where `auto_compile` says), the sequential solver eager and compiled, and the Jacobi solver; exactness is
+checked against the forward pass (the eager sequential inverse must undo it) and between the solvers.
 
     python bench/sampling.py [--threads 2] [--batch 32] [--seq 16 64 128] [--rounds 9]
 
@@ -17,16 +17,12 @@ from pathlib import Path
 import torch, torch._dynamo
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import machine_info, write_json
+from mimflow.config import SamplingConfig
 from mimflow.flow import TransformerFlow
-from mimflow.flow_layers import randomize_, naive_inverse, auto_compile
+from mimflow.flow_layers import randomize_, auto_compile
 
 GUIDED = dict(guidance=2., annealed=True, interval=0.25)
-
-def naive_reverse(f, z, y, guidance=0., annealed=True, interval=0.):
-    "The flow inverted block by block with the naive inverse (no cache), the reference."
-    x = z
-    for blk, w in zip(reversed(f.blocks), f.guidance_plan(guidance, annealed, interval, 'position')): x = naive_inverse(blk, x, y, w)
-    return x
+S = lambda **kw: SamplingConfig(**{'guidance': 0., 'interval': 0., **kw})
 
 def interleaved_min(fns: dict, rounds: int) -> dict:
     "Minimum wall time of each function over `rounds` interleaved rounds (one warm-up call each first)."
@@ -54,18 +50,21 @@ def main():
         z, y = torch.randn(B, N, 8), torch.randint(0, 10, (B,))
         zz, yy = z.repeat(2, 1, 1), y.repeat(2)
         t = interleaved_min({'forward': lambda: f(z, y), 'forward_2B': lambda: f(zz, yy),
-                             'default': lambda: f.reverse(z, y), 'default_guided': lambda: f.reverse(z, y, **GUIDED),
-                             'cached': lambda: f.reverse(z, y, compile=False), 'cached_guided': lambda: f.reverse(z, y, compile=False, **GUIDED),
-                             'compiled': lambda: f.reverse(z, y, compile=True), 'compiled_guided': lambda: f.reverse(z, y, compile=True, **GUIDED),
-                             'jacobi': lambda: f.reverse(z, y, solver='jacobi', tol=a.tol),
-                             'jacobi_guided': lambda: f.reverse(z, y, solver='jacobi', tol=a.tol, **GUIDED)}, a.rounds)
+                             'default': lambda: f.reverse(z, y), 'default_guided': lambda: f.reverse(z, y, S(**GUIDED)),
+                             'cached': lambda: f.reverse(z, y, S(compile=False)), 'cached_guided': lambda: f.reverse(z, y, S(compile=False, **GUIDED)),
+                             'compiled': lambda: f.reverse(z, y, S(compile=True)), 'compiled_guided': lambda: f.reverse(z, y, S(compile=True, **GUIDED)),
+                             'jacobi': lambda: f.reverse(z, y, S(solver='jacobi', tol=a.tol)),
+                             'jacobi_guided': lambda: f.reverse(z, y, S(solver='jacobi', tol=a.tol, **GUIDED))}, a.rounds)
         r = dict(N=N, batch=B, **{f'{k}_s': v for k, v in t.items()})
+        r['err_cached_vs_forward'] = (f.reverse(f(z, y)[0], y, S(compile=False)) - z).abs().max().item()   # the inverse undoes the forward
         for g, kw in (('', {}), ('_guided', GUIDED)):
-            ref = naive_reverse(f, z, y, **kw)
-            r[f'err_cached{g}'] = (f.reverse(z, y, **kw) - ref).abs().max().item()
-            xj, st = f.reverse(z, y, solver='jacobi', tol=a.tol, return_stats=True, **kw)
+            ref = f.reverse(z, y, S(compile=False, **kw))
+            r[f'err_compiled{g}'] = (f.reverse(z, y, S(compile=True, **kw)) - ref).abs().max().item()
+            xj, st = f.reverse(z, y, S(solver='jacobi', tol=a.tol, **kw), return_stats=True)
             r[f'err_jacobi{g}'] = (xj - ref).abs().max().item()
             r[f'jacobi_iters{g}'] = [sum(i) for i in st['iters']]
+        assert r['err_cached_vs_forward'] < 1e-4 and max(r[k] for k in r if k.startswith('err_')) < 1e-4, {k: r[k] for k in r if k.startswith('err_')}
+        assert all(i <= N - 1 for i in r['jacobi_iters']), 'a Jacobi block ran past its bound'
         F, F2 = t['forward'], t['forward_2B']
         r.update(default_compiles=auto_compile(B, N), default_over_F=t['default'] / F, default_guided_over_F=t['default_guided'] / F,
                  default_guided_over_F2B=t['default_guided'] / F2, cached_over_F=t['cached'] / F, cached_guided_over_F=t['cached_guided'] / F,
@@ -76,8 +75,8 @@ def main():
               f"{r['default_over_F']:.2f} F, guided {r['default_guided_over_F']:.2f} F = {r['default_guided_over_F2B']:.2f} F(2B) | eager {r['cached_over_F']:.2f} F, guided {r['cached_guided_over_F']:.2f} F "
               f"= {r['cached_guided_over_F2B']:.2f} F(2B) | compiled {r['compiled_over_F']:.2f} F, guided {r['compiled_guided_over_F']:.2f} F "
               f"= {r['compiled_guided_over_F2B']:.2f} F(2B) | jacobi {r['jacobi_over_F']:.2f} F, guided {r['jacobi_guided_over_F2B']:.2f} F(2B) "
-              f"(iterations per block {r['jacobi_iters']}) | max err vs naive: cached {r['err_cached']:.1e} / {r['err_cached_guided']:.1e}, "
-              f"jacobi {r['err_jacobi']:.1e} / {r['err_jacobi_guided']:.1e}")
+              f"(iterations per block {r['jacobi_iters']}) | max err: eager inverse vs forward {r['err_cached_vs_forward']:.1e}, compiled vs eager "
+              f"{r['err_compiled']:.1e} / {r['err_compiled_guided']:.1e}, jacobi vs eager {r['err_jacobi']:.1e} / {r['err_jacobi_guided']:.1e}")
     write_json('sampling.json', dict(machine=machine_info(), args=vars(a), guided=GUIDED,
         flow=dict(token_dim=8, channels=128, head_dim=32, layers_per_block=[1, 1, 1, 3], num_classes=10), rows=rows,
         notes='times in seconds (minimum over interleaved rounds); F = forward of the batch, F(2B) = forward of the 2B rows guidance runs'))

@@ -95,6 +95,10 @@ def main():
             k = f'{m} vs {"pixels" if key == "img" else key}'
             fits[k], fits_tail[k] = slope(xs, ys), slope(xs[-3:], ys[-3:])
     for k in fits: print(f'growth exponent {k}: {fits[k]:.2f} (3 largest: {fits_tail[k]:.2f})')
+    for m in ('train_step_s', 'train_mem_mib'):
+        for key in SWEEPS:
+            v = [r[m] for r in rows if r['sweep'] == key]
+            assert all(b > a for a, b in zip(v, v[1:])), f'{m} does not grow along the {key} sweep: {v}'
     import torch
     torch.set_num_threads(a.threads)
     write_json('scaling.json', dict(machine=machine_info(), args=vars(a), base=BASE, sweeps=SWEEPS, rows=rows, fits=fits, fits_tail=fits_tail,

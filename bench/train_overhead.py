@@ -107,6 +107,8 @@ def main():
     print(f'\nmedian step: fastai {mf*1e3:.2f} ms, bare {mb*1e3:.2f} ms -> overhead {100*(mf/mb-1):+.1f}% '
           f'(per step incl. fit/epoch setup and one validation batch per {a.steps} steps: {100*res["overhead_incl_epoch"]:+.1f}%)')
     print('callback time per training step (ms):', {k: round(v * 1e3, 3) for k, v in res['callback_s_per_step'].items()})
+    own = sum(v for k, v in res['callback_s_per_step'].items() if k not in ('EMA', 'GradientClip', 'StepTimes'))
+    assert own < 0.02 * mf, f"fastai's own callbacks take {own / mf:.1%} of a step (more than 2%)"
     write_json('train_overhead.json', res)
 
 if __name__ == '__main__': main()

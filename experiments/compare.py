@@ -1,51 +1,57 @@
 #!/usr/bin/env python
 """The paper's comparison in miniature: MIMFlow against a pixel-space TarFlow, the two-stage pipeline and MIMFlow without
-masking (and, on Fashion-MNIST, MIMFlow with the phase-2 decoder fine-tune), at an equal parameter budget, on two data
-sets:
+masking (and, on Fashion-MNIST, without its phase-2 decoder fine-tune), at an equal parameter budget, on two data sets:
 
 - `--data digits`: the bundled 16x16 digits, the `tiny` preset, equal numbers of steps (plus the pixel flow once more
   for MIMFlow's wall time);
-- `--data fashion`: Fashion-MNIST at 32x32, the `small` preset, every variant trained for the same wall time.
+- `--data fashion`: Fashion-MNIST at 32x32, the `small` preset as tuned (phase 1, then phase 2), every variant
+  trained for the wall time the preset takes; each ablation removes one ingredient (phase 2, masking, joint training).
 
-    python experiments/compare.py --data fashion            # 3 seeds, 2 trainings at a time, one thread each
-    python experiments/compare.py --data fashion --quick    # smoke test into /tmp: tiny budgets, 1 seed
-    python experiments/compare.py --data fashion --analyse  # decoder floor, raw-pixel probe, guidance sweep
-    python experiments/compare.py --data fashion --sweep-pixel   # the pixel flow's patch size and noise level
+    python experiments/compare.py --data fashion --calibrate     # step times, in a quiet moment, before the runs
+    python experiments/compare.py --data fashion --sweep-pixel   # the pixel flow's patch size and noise level (seed 0)
+    python experiments/compare.py --data fashion                 # the runs, 2 at a time, one thread each
+    python experiments/compare.py --data fashion --analyse       # the yardstick, raw-pixel probe, guidance sweep
+    python experiments/compare.py --data fashion --quick         # smoke test into /tmp: tiny budgets, 1 seed
 
-Every model comes from the library (`mimflow.model`, `mimflow.baselines`) and is scored by `mimflow.evaluate`; this
-script only decides what to train for how long and collects the results. Each (variant, seed) writes one JSON (and a
-sample grid PNG and its EMA weights) into the output folder; finished ones are skipped, so an interrupted run resumes.
-`summary.json` holds the mean and spread over seeds, `samples_side_by_side.png` the grids.
+Every model comes from the library (`mimflow.model`, `mimflow.baselines`) and is scored by `mimflow.evaluate` with the
+data set's shipped domain classifier; this script only decides what to train for how long and collects the results.
+Each (variant, seed) writes one JSON (and a sample grid PNG and its EMA weights as safetensors) into the output
+folder; finished ones are skipped, so an interrupted run resumes. `summary.json` holds the mean and spread over
+seeds, `samples_side_by_side.png` the grids.
 """
 from __future__ import annotations
-import argparse, io, json, os, platform, statistics, subprocess, sys, time, warnings
+import argparse, io, json, os, platform, shutil, statistics, subprocess, sys, time, warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-METRICS = ('fid_domain', 'class_acc', 'probe_top1', 'latent_bpd', 'recon_psnr')
+METRICS = ('fid_domain', 'fid_detail', 'class_acc', 'probe_top1', 'latent_bpd', 'recon_psnr', 'recon_fid', 'recon_fid_detail', 'samples_per_s')
 TITLES = dict(mimflow='MIMFlow (joint, masked)', pixel_tarflow='pixel TarFlow', two_stage='two-stage (AE, then flow)',
               no_mask='MIMFlow, no masking', pixel_tarflow_wall='pixel TarFlow, same wall time', mimflow_phase2='MIMFlow + phase 2')
 PROFILES = dict(
     digits=dict(preset='tiny', img_size=16, variants=('mimflow', 'pixel_tarflow', 'two_stage', 'no_mask', 'pixel_tarflow_wall'),
                 needs=dict(pixel_tarflow_wall=('mimflow', 'pixel_tarflow')), sigma_pix=0.2, pix_patch=4, budget_s=None,
                 n_per_class=100, probe_epochs=30, out=ROOT/'results'),
-    fashion=dict(preset='small', img_size=32, variants=('mimflow', 'pixel_tarflow', 'two_stage', 'no_mask', 'mimflow_phase2'),
-                 needs={}, sigma_pix=0.2, pix_patch=4, budget_s=1200, n_per_class=100, probe_epochs=30, out=ROOT/'results_fashion'))
-GUIDANCE = (0., 0.25, 0.5, 0.75, 1., 1.5)
+    fashion=dict(preset='small', img_size=32, variants=('mimflow_phase2', 'pixel_tarflow', 'mimflow', 'no_mask', 'two_stage'),
+                 needs={}, sigma_pix=0.2, pix_patch=4, budget_s='preset', n_per_class=100, probe_epochs=30, out=ROOT/'results_fashion'))
+GUIDANCE = dict(digits=(0., 0.25, 0.5, 0.75, 1., 1.5), fashion=(0., 0.5, 1., 1.5, 2., 3.))
 
 
 # ------------------------------------------------------------------------------------------------ models and training
 def base_config(prof: dict, quick: bool, sets: dict):
     from mimflow.config import get_preset, replace
     cfg = get_preset(prof['preset'], **sets)
-    return replace(cfg, **{'optim.epochs': 2}) if quick and prof['budget_s'] is None else cfg
+    if quick and prof['budget_s'] is None: return replace(cfg, **{'optim.epochs': 2})
+    if quick: return replace(cfg, **{'optim.steps': 30, 'phase2.steps': 10})
+    return cfg
 
 def split(prof: dict, cfg):
-    "The run's train and held-out images and labels (Fashion-MNIST: a stratified 10,000 of the training split)."
-    from mimflow.data import data_splits, stack, stratified_subset
-    train, valid, _ = data_splits(cfg)
-    idx = None if len(train) <= 10000 else stratified_subset(train.targets, 10000, cfg.data.split_seed)
-    return (*stack(train, idx), *stack(valid))
+    "The run's train and held-out images and labels for evaluation (Fashion-MNIST: a stratified 10,000 of the training split)."
+    from mimflow.runs import eval_data
+    return eval_data(cfg, 10000)
+
+def perceptual(cfg):
+    from mimflow.losses import build_perceptual
+    return build_perceptual(cfg)
 
 def step_time(model, dls, n: int = 12) -> float:
     "Median seconds per training step of `model` on batches of `dls` (after two warm-up steps), one thread."
@@ -58,7 +64,7 @@ def step_time(model, dls, n: int = 12) -> float:
     return statistics.median(ts[2:])
 
 def fit(model, dls, steps: int|None = None, epochs: int|None = None):
-    "Train with the library's learner (AdamW, clipping, EMA, the preset's schedule) for `steps` steps or `epochs` epochs."
+    "Train with the library's learner (AdamW, clipping, EMA, the config's schedule) for `steps` steps or `epochs` epochs."
     from mimflow.learner import mimflow_learner, fit_mimflow
     learn = mimflow_learner(model, dls, epochs=epochs, steps=steps, progress=False)
     with learn.no_logging(): fit_mimflow(learn)
@@ -75,65 +81,81 @@ def calibrated(out: Path, key: str, make, dls, quick: bool) -> float:
         path.write_text(json.dumps(cal, indent=1))
     return cal[key]
 
+def no_mask_cfg(cfg):
+    from mimflow.config import replace
+    return replace(cfg, **{'mask.min': 0., 'mask.max': 0.})
+
 def makers(variant: str, cfg, sigma_pix: float, pix_patch: int) -> dict:
     "{calibration key: a function that builds the model whose step time that key records} for `variant`."
     from mimflow.config import replace
     from mimflow.core import count_params
     from mimflow.model import MIMFlow, DecoderFinetune
     from mimflow.baselines import PixelTarFlow, FlowOnFrozenLatents, pixel_flow_width
-    if variant in ('mimflow', 'no_mask'):
-        return {variant: lambda: MIMFlow(cfg if variant == 'mimflow' else replace(cfg, **{'mask.min': 0., 'mask.max': 0.}))}
-    if variant == 'mimflow_phase2': return {'mimflow': lambda: MIMFlow(cfg), 'phase2': lambda: DecoderFinetune(MIMFlow(cfg))}
+    phase2 = {'phase2': lambda: DecoderFinetune(MIMFlow(cfg), perceptual(cfg))}
+    if variant in ('mimflow', 'mimflow_phase2'): return {'mimflow': lambda: MIMFlow(cfg), **(phase2 if variant == 'mimflow_phase2' else {})}
+    if variant == 'no_mask': return {'no_mask': lambda: MIMFlow(no_mask_cfg(cfg)), **(phase2 if cfg.phase2.steps else {})}
     if variant == 'two_stage':
         def ae_only():
             m = MIMFlow(replace(cfg, **{'loss.nll': 0.})); m.flow.requires_grad_(False); return m
-        return {'two_stage_ae': ae_only, 'two_stage_flow': lambda: FlowOnFrozenLatents(MIMFlow(cfg))}
+        return {'two_stage_ae': ae_only, 'two_stage_flow': lambda: FlowOnFrozenLatents(MIMFlow(cfg)), **(phase2 if cfg.phase2.steps else {})}
     if variant.startswith('pixel'):
         ch, hd, _ = pixel_flow_width(cfg, count_params(MIMFlow(cfg), trainable=True), patch=pix_patch)
         return {f'pixel_p{pix_patch}_s{sigma_pix}': lambda: PixelTarFlow(cfg, ch, hd, sigma_pix, pix_patch)}
     raise ValueError(f'unknown variant {variant!r}')
 
+def budget_seconds(prof: dict, cfg, out: Path, dls, quick: bool) -> float|None:
+    "The wall time every variant gets: the preset's own (its phase-1 and phase-2 steps at their calibrated step times), or a number of seconds."
+    if prof['budget_s'] != 'preset': return prof['budget_s'] and (60 if quick else prof['budget_s'])
+    mk = makers('mimflow_phase2', cfg, 0., 4)
+    return cfg.optim.steps * calibrated(out, 'mimflow', mk['mimflow'], dls, quick) + cfg.phase2.steps * calibrated(out, 'phase2', mk['phase2'], dls, quick)
+
+def finetune(model, dls, steps: int, seed: int):
+    "Phase 2 of `model` (its decoder, `steps` steps, the config's phase-2 settings); returns (the EMA model, the learner)."
+    from mimflow.core import seed_everything
+    from mimflow.model import DecoderFinetune
+    seed_everything(seed)
+    l2 = fit(DecoderFinetune(model, perceptual(model.cfg)), dls, steps=steps)
+    return l2.ema_model.module.model, l2
+
 def train_variant(variant: str, cfg, prof: dict, dls, seed: int, out: Path, quick: bool, sigma_pix: float, pix_patch: int) -> tuple:
     "Train one variant; return (model to evaluate, its last learner, info dict)."
     from mimflow.config import replace
     from mimflow.core import seed_everything, count_params
-    from mimflow.model import MIMFlow, DecoderFinetune
-    from mimflow.learner import mimflow_learner
-    from mimflow.baselines import PixelTarFlow, FlowOnFrozenLatents, pixel_flow_width, train_two_stage
-    budget = prof['budget_s'] and (60 if quick else prof['budget_s'])
+    from mimflow.model import MIMFlow
+    from mimflow.baselines import PixelTarFlow, pixel_flow_width, train_two_stage
+    budget = budget_seconds(prof, cfg, out, dls, quick)
     mimflow_params = count_params(MIMFlow(cfg), trainable=True)
-    info = dict(mimflow_trainable_params=mimflow_params)
-    steps = lambda key, make, seconds: max(2, int(seconds / calibrated(out, key, make, dls, quick)))
-    no_mask = replace(cfg, **{'mask.min': 0., 'mask.max': 0.})
-    if variant in ('mimflow', 'no_mask', 'mimflow_phase2'):
-        c = no_mask if variant == 'no_mask' else cfg
-        p2 = variant == 'mimflow_phase2'
-        n1 = steps(*next(iter(makers(variant, cfg, sigma_pix, pix_patch).items())), budget * (0.8 if p2 else 1.)) if budget else None
+    info = dict(mimflow_trainable_params=mimflow_params, budget_s=budget)
+    mk = makers(variant, cfg, sigma_pix, pix_patch)
+    steps = lambda key, seconds: max(2, int(seconds / calibrated(out, key, mk[key], dls, quick)))
+    n2 = cfg.phase2.steps if prof['budget_s'] == 'preset' else 0           # the preset's phase 2, for every variant that has one
+    rest = budget - (n2 * calibrated(out, 'phase2', mk['phase2'], dls, quick) if n2 and 'phase2' in mk else 0) if budget else None
+    if variant in ('mimflow', 'mimflow_phase2', 'no_mask'):
+        c = no_mask_cfg(cfg) if variant == 'no_mask' else cfg
+        key = 'no_mask' if variant == 'no_mask' else 'mimflow'
+        n1 = cfg.optim.steps if variant == 'mimflow_phase2' and prof['budget_s'] == 'preset' else (steps(key, rest if 'phase2' in mk else budget) if budget else None)
         seed_everything(seed)
         learn = fit(MIMFlow(c), dls, steps=n1)
         info.update(steps_planned=n1)
-        if not p2: return learn.ema_model.module, learn, info
-        sd = learn.ema_model.module.state_dict()                         # the last fifth of the budget fine-tunes the decoder
-        def fresh():
-            base = MIMFlow(c); base.load_state_dict(sd); return DecoderFinetune(base)
-        n2 = steps('phase2', makers(variant, cfg, sigma_pix, pix_patch)['phase2'], budget * 0.2) if budget else len(dls.train)
-        seed_everything(seed)
-        l2 = fit(fresh(), dls, steps=n2)
-        info.update(phase2_steps=l2.global_step, _other_learners=[l2])
-        return l2.ema_model.module.model, learn, info
-    if variant == 'two_stage':
-        mk = makers(variant, cfg, sigma_pix, pix_patch)                  # half of the time for each stage
-        n = (steps('two_stage_ae', mk['two_stage_ae'], budget / 2), steps('two_stage_flow', mk['two_stage_flow'], budget / 2)) if budget else None
+        if 'phase2' not in mk: return learn.ema_model.module, learn, info
+        model, l2 = finetune(learn.ema_model.module, dls, n2, seed)
+        info.update(phase2_steps=l2.global_step, _other_learners=[learn])
+        return model, l2, info
+    if variant == 'two_stage':                                         # half of the phase-1 time for each stage
+        n = (steps('two_stage_ae', rest / 2), steps('two_stage_flow', rest / 2)) if budget else None
         seed_everything(seed)
         model, (l1, l2) = train_two_stage(cfg, dls, steps=n)
         info.update(stage_steps=[l1.global_step, l2.global_step], _other_learners=[l1])
-        return model, l2, info
+        if 'phase2' not in mk: return model, l2, info
+        model, l3 = finetune(model, dls, n2, seed)
+        info.update(phase2_steps=l3.global_step, _other_learners=[l1, l2])
+        return model, l3, info
     if variant in ('pixel_tarflow', 'pixel_tarflow_wall'):
         ch, hd, n = pixel_flow_width(cfg, mimflow_params, patch=pix_patch)
         info.update(pixel_channels=ch, pixel_head_dim=hd, sigma_pix=sigma_pix, patch=pix_patch, trainable_params=n)
         make = lambda: PixelTarFlow(cfg, ch, hd, sigma_pix, pix_patch)
         if budget:
-            n1 = steps(*next(iter(makers(variant, cfg, sigma_pix, pix_patch).items())), budget)
+            n1 = steps(next(iter(mk)), budget)
             seed_everything(seed)
             info.update(steps_planned=n1)
             m = make(); return m, fit(m, dls, steps=n1), info
@@ -163,9 +185,10 @@ def run_one(data: str, variant: str, seed: int, out: Path, quick: bool, sets: di
     torch.set_num_threads(1)
     warnings.filterwarnings('ignore')
     from mimflow.config import config_to_dict
-    from mimflow.core import seed_everything
+    from mimflow.core import seed_everything, save_tensors
     from mimflow.data import get_dls
     from mimflow.evaluate import evaluate
+    from mimflow.classifier import classifier_for
     prof = PROFILES[data]
     cfg = base_config(prof, quick, sets)
     n_per_class, probe_epochs = (20, 3) if quick else (prof['n_per_class'], prof['probe_epochs'])
@@ -175,22 +198,19 @@ def run_one(data: str, variant: str, seed: int, out: Path, quick: bool, sets: di
     info.update(variant=variant, seed=seed, quick=quick, data=data, preset=cfg.name, train_time_s=round(train_seconds(learn, info), 1),
                 steps_done=learn.global_step, final_train_terms=train_terms_tail(learn))
     info.setdefault('trainable_params', info['mimflow_trainable_params'])
-    x_train, y_train, x_valid, y_valid = split(prof, cfg)
     t1 = time.time()
     model.eval()
-    from mimflow.classifier import DomainClassifier
-    met, grid = evaluate(model, x_train, y_train, x_valid, y_valid, run_dir=out, n_per_class=n_per_class, probe_epochs=probe_epochs,
-                         seed=seed, classifier=DomainClassifier.load(out/'domain_classifier.pt'))
+    met, grid = evaluate(model, *split(prof, cfg), classifier=classifier_for(cfg), n_per_class=n_per_class, probe_epochs=probe_epochs, seed=seed)
     info['eval_time_s'] = round(time.time() - t1, 1)
-    info['metrics'] = {k: (None if v is None else float(v)) for k, v in met.items()}
+    info['metrics'] = {k: (None if v is None else v if isinstance(v, str) else float(v)) for k, v in met.items()}
     info['config'] = json.loads(json.dumps(config_to_dict(cfg)))
     save_grid(grid, 10, out/f'samples_{variant}_s{seed}.png')
-    torch.save(dict(state=model.state_dict(), info={k: v for k, v in info.items() if k != 'metrics'}), out/f'{variant}_s{seed}.pt')
+    save_tensors(out/f'{variant}_s{seed}.safetensors', model.state_dict(), {k: v for k, v in info.items() if k != 'metrics'})
     (out/f'{variant}_s{seed}.json').write_text(json.dumps(info, indent=1))
     return info
 
 def train_seconds(learn, info: dict) -> float:
-    "Training time of the run (both learners of a two-stage or phase-2 run)."
+    "Training time of the run (every learner of a two-stage or phase-2 run)."
     from mimflow.learner import train_time
     return train_time(learn) + sum(train_time(l) for l in info.pop('_other_learners', []))
 
@@ -202,78 +222,74 @@ def train_terms_tail(learn, n: int = 50) -> dict:
 
 # ------------------------------------------------------------------------------------------------ analysis
 def load_saved(out: Path, stem: str):
-    "The EMA model saved as `stem`.pt (with its `stem`.json), in eval mode."
-    import torch
+    "The EMA model saved as `stem`.safetensors (with its `stem`.json), in eval mode."
     from mimflow.config import config_from_dict
+    from mimflow.core import load_tensors
     from mimflow.model import MIMFlow
     from mimflow.baselines import PixelTarFlow
     info = json.loads((out/f'{stem}.json').read_text())
     cfg = config_from_dict(info['config'])
     if info['variant'].startswith('pixel'): m = PixelTarFlow(cfg, info['pixel_channels'], info['pixel_head_dim'], info['sigma_pix'], info['patch'])
     else: m = MIMFlow(cfg)                       # masking acts only in train mode, so the base config serves every MIMFlow variant
-    sd = torch.load(out/f'{stem}.pt', map_location='cpu', weights_only=False)['state']
-    m.load_state_dict({k: v for k, v in sd.items() if not k.startswith('disc.')}, strict=not info['variant'].endswith('phase2'))
+    sd, _ = load_tensors(out/f'{stem}.safetensors', 'saved model')
+    m.load_state_dict(sd)
     return m.eval(), info
 
-def data_and_classifier(data: str, out: Path, quick: bool = False):
-    "The train/held-out split of `data` in [-1,1] and the shared domain classifier of `out` (trained once, then loaded)."
-    from mimflow.classifier import domain_classifier
-    from mimflow.fid import to_unit
-    from mimflow.data import data_splits, stack
+def data_and_classifier(data: str, quick: bool = False):
+    "The evaluation split of `data` in [-1,1] and the data set's domain classifier (shipped with mimflow)."
+    from mimflow.classifier import classifier_for
     prof = PROFILES[data]
     cfg = base_config(prof, quick, {})
-    train, valid, _ = data_splits(cfg)                                  # the classifier learns from the whole training split
-    (xa, ya), (xv, yv) = stack(train), stack(valid)
-    clf = domain_classifier(to_unit(xa), ya, to_unit(xv), yv, out/'domain_classifier.pt', seed=0,
-                            data_id=f'{cfg.data.source} {cfg.in_chans}x{cfg.img_size}px', epochs=8 if data == 'digits' else 15)
-    return (*split(prof, cfg), clf)
+    return (*split(prof, cfg), classifier_for(cfg, progress=True))
 
-def decoder_floor(data: str, out: Path) -> dict:
-    """FID-domain of reconstructions decode(encode(x) + sigma*eps) of 1,000 training images, per saved MIMFlow-type
-    model: the FID a perfect flow would get through that decoder. Also the held-out real images' FID, for scale, the
-    classifier's accuracy on the official test set (Fashion-MNIST), and the raw-pixel linear probe."""
-    import torch
+def yardstick(data: str, out: Path) -> dict:
+    """What FID-domain and FID-detail read, at the sample count of the comparison (1,000): real held-out images
+    against the reference (the floor), and the same images blurred (Gaussian, sigma 0.5 and 1 px) or with noise
+    N(0, 0.1^2) added; the classifier's accuracy on the official test set; the raw-pixel linear probe."""
+    import torch, torchvision.transforms.functional as TF
     torch.set_num_threads(2)
     from mimflow.fid import compute_fid, to_unit
     from mimflow.classifier import class_accuracy
     from mimflow.probe import linear_probe
-    xt, yt, xv, yv, clf = data_and_classifier(data, out)
-    res = dict(real_heldout=compute_fid(to_unit(xt), to_unit(xv), clf.feature_net()), n_heldout=len(xv),
-               classifier_valid_acc=clf.valid_acc)
+    xt, yt, xv, yv, clf = data_and_classifier(data)
+    n = 10 * PROFILES[data]['n_per_class']
+    real, g = to_unit(xv[:n]), torch.Generator().manual_seed(0)
+    cases = {'real held-out': real, 'blur sigma 0.5': TF.gaussian_blur(real, 5, 0.5), 'blur sigma 1': TF.gaussian_blur(real, 5, 1.),
+             'noise 0.1': (real + 0.1 * torch.randn(real.shape, generator=g)).clamp(0, 1)}
+    res = dict(n=n, domain={k: compute_fid(to_unit(xt), v, clf.feature_net()) for k, v in cases.items()},
+               detail={k: compute_fid(to_unit(xt), v, clf.detail_net()) for k, v in cases.items()}, classifier_valid_acc=clf.valid_acc,
+               classifier_sha256=clf.digest)
     if data == 'fashion':
         from mimflow.data import fashion_tensors
         xte, yte = fashion_tensors('test', 32)
         res['classifier_test_acc'] = class_accuracy(clf, to_unit(xte), yte)
-    for f in sorted(out.glob('*_s[0-9].pt')):
-        m, info = load_saved(out, f.stem)
-        if info['variant'].startswith('pixel'): continue
-        torch.manual_seed(0)
-        with torch.no_grad(): rec = torch.cat([m.reconstruct(xt[i:i + 250]) for i in range(0, 1000, 250)])
-        res[f.stem] = compute_fid(to_unit(xt), to_unit(rec), clf.feature_net())
     res['raw_pixel_probe_top1'] = [linear_probe(xt.flatten(1), yt, xv.flatten(1), yv, epochs=30, seed=s)['top1'] for s in range(3)]
-    (out/'decoder_floor.json').write_text(json.dumps(res, indent=1))
+    (out/'yardstick.json').write_text(json.dumps(res, indent=1))
     return res
 
-def guidance_sweep(data: str, out: Path, weights=GUIDANCE, n_per_class: int = 100) -> dict:
-    """FID-domain and class accuracy of every saved model at each guidance weight w of a = a_c + w (a_c - a_u): w = 0 is
-    the conditional flow alone, w > 0 pushes tokens away from the null class. The same noise seed per model: each
-    variant can be compared at its own best weight, not only at the preset's."""
+def guidance_sweep(data: str, out: Path, n_per_class: int = 100) -> dict:
+    """FID-domain, FID-detail and class accuracy of every saved model at each guidance weight w of a = a_c + w (a_c - a_u):
+    w = 0 is the conditional flow alone, w > 0 pushes tokens away from the null class. The same noise seed per model:
+    each variant can be compared at its own best weight, not only at the preset's."""
     import torch
     from mimflow.fid import FIDScorer, to_unit
     from mimflow.classifier import predict
     from mimflow.model import sample_batches
-    xt, _, _, _, clf = data_and_classifier(data, out)
+    xt, _, _, _, clf = data_and_classifier(data)
     labels = torch.arange(10).repeat_interleave(n_per_class)
-    res = {}
-    for f in sorted(out.glob('*_s[0-9].pt')):
+    path = out/'guidance_sweep.json'
+    res = json.loads(path.read_text()) if path.exists() else {}
+    for f in sorted(out.glob('*_s[0-9].json')):
         m, info = load_saved(out, f.stem)
-        for w in weights:
-            fid, correct = FIDScorer(clf.feature_net()).update(to_unit(xt), real=True), 0
-            for s, y, _ in sample_batches(m, labels, 500, seed=info['seed'], guidance=w):
-                fid.update(s, real=False); correct += (predict(clf, s) == y).sum().item()
-            res.setdefault(info['variant'], {}).setdefault(str(info['seed']), {})[str(w)] = dict(fid_domain=fid.compute(), class_acc=correct / len(labels))
+        if str(info['seed']) in res.get(info['variant'], {}): continue
+        for w in GUIDANCE[data]:
+            fid, fid_d, correct = FIDScorer(clf.feature_net()).update(to_unit(xt), True), FIDScorer(clf.detail_net()).update(to_unit(xt), True), 0
+            for s, y, _ in sample_batches(m, labels, 500, seed=info['seed'], sampling=m.sampling_config(guidance=w)):
+                fid.update(s, real=False); fid_d.update(s, real=False); correct += (predict(clf, s) == y).sum().item()
+            res.setdefault(info['variant'], {}).setdefault(str(info['seed']), {})[str(w)] = dict(fid_domain=fid.compute(), fid_detail=fid_d.compute(),
+                                                                                                 class_acc=correct / len(labels))
         print(f.stem, {w: round(d['fid_domain'], 3) for w, d in res[info['variant']][str(info['seed'])].items()}, flush=True)
-    (out/'guidance_sweep.json').write_text(json.dumps(res, indent=1))
+        path.write_text(json.dumps(res, indent=1))
     return res
 
 
@@ -286,7 +302,7 @@ def summarise(data: str, out: Path, seeds) -> dict:
         if not runs: continue
         d = dict(n_seeds=len(runs), seeds=[r['seed'] for r in runs], trainable_params=runs[0]['trainable_params'],
                  steps=statistics.mean(r['steps_done'] for r in runs), train_time_s=statistics.mean(r['train_time_s'] for r in runs))
-        for k in (*METRICS, 'domain_classifier_acc', 'samples_per_s'):
+        for k in (*METRICS, 'domain_classifier_acc'):
             vals = [r['metrics'][k] for r in runs if r['metrics'].get(k) is not None]
             if vals: d[k] = dict(mean=statistics.mean(vals), std=statistics.stdev(vals) if len(vals) > 1 else 0.,
                                  min=min(vals), max=max(vals), values=vals)
@@ -308,30 +324,60 @@ def side_by_side(data: str, out: Path, seed: int = 0):
     buf = io.BytesIO(); fig.savefig(buf, dpi=110); plt.close(fig)
     Image.open(buf).convert('L').save(out/'samples_side_by_side.png', optimize=True)
 
-def orchestrate(data: str, out: Path, jobs: list[tuple], n_jobs: int, extra: list[str], needs: dict):
-    "Run the (variant, seed) jobs as worker subprocesses, `n_jobs` at a time, each after the runs it needs."
+def orchestrate(data: str, jobs: list[tuple], n_jobs: int, needs: dict, commit: bool = False):
+    "Run the (variant, seed, out folder, extra args) jobs as worker subprocesses, `n_jobs` at a time, each after the runs it needs."
     running, t0 = [], time.time()
     env = {**os.environ, 'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1'}
-    todo = [j for j in jobs if not (out/f'{j[0]}_s{j[1]}.json').exists()]
-    print(f'{len(todo)} trainings to run, {n_jobs} at a time, into {out}', flush=True)
+    todo = [j for j in jobs if not (j[2]/f'{j[0]}_s{j[1]}.json').exists()]
+    print(f'{len(todo)} trainings to run, {n_jobs} at a time', flush=True)
     while todo or running:
         while todo and len(running) < n_jobs:
-            ready = [j for j in todo if all((out/f'{d}_s{j[1]}.json').exists() for d in needs.get(j[0], ()))]
+            ready = [j for j in todo if all((j[2]/f'{d}_s{j[1]}.json').exists() for d in needs.get(j[0], ()))]
             if not ready:
                 if running: break
-                raise SystemExit(f'cannot run {todo}: they need {[needs[v] for v, _ in todo]} for the same seeds')
-            v, s = ready[0]; todo.remove((v, s))
+                raise SystemExit(f'cannot run {todo}: they need {[needs[j[0]] for j in todo]} for the same seeds')
+            job = ready[0]; todo.remove(job)
+            v, s, out, extra = job
             log = open(out/f'{v}_s{s}.log', 'w')
             cmd = [sys.executable, str(Path(__file__).resolve()), '--data', data, '--worker', v, str(s), '--out', str(out), *extra]
-            running.append((v, s, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), log))
+            running.append((job, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), log))
         time.sleep(2)
         for r in list(running):
-            v, s, proc, log = r
+            (v, s, out, _), proc, log = r
             if proc.poll() is None: continue
             running.remove(r); log.close()
             ok = proc.returncode == 0 and (out/f'{v}_s{s}.json').exists()
-            print(f'[{time.time() - t0:6.0f}s] {v} seed {s}: ' + ('done' if ok else f'FAILED (rc {proc.returncode}, see {out}/{v}_s{s}.log)'), flush=True)
+            print(f'[{time.time() - t0:6.0f}s] {v} seed {s} ({out.name}): ' + ('done' if ok else f'FAILED (rc {proc.returncode}, see {out}/{v}_s{s}.log)'), flush=True)
+            if ok and commit: commit_result(out/f'{v}_s{s}.json', f'{data} comparison: {v} seed {s}')
     return time.time() - t0
+
+def commit_result(path: Path, message: str):
+    "Commit one finished run's result file (JSON and sample grid), so that a session that ends keeps it."
+    files = [str(p) for p in (path, path.with_name(f'samples_{path.stem}.png')) if p.exists()]
+    r = subprocess.run(['git', 'add', *files], cwd=ROOT, capture_output=True, text=True)
+    if r.returncode == 0: subprocess.run(['git', 'commit', '-q', '-m', message, '--', *files], cwd=ROOT, capture_output=True, text=True)
+
+SWEEP = [(p, s) for p in (4, 8) for s in (0.1, 0.2, 0.3)]
+
+def sweep_pixel(data: str, out: Path, n_jobs: int, quick: bool, commit: bool) -> dict:
+    """The pixel TarFlow at each patch size and noise level of SWEEP (seed 0, the comparison's budget), each in a folder
+    of its own; the best by FID-domain is recorded in pixel_sweep.json and is the comparison's pixel TarFlow."""
+    subs = {}
+    for patch, sg in SWEEP:
+        sub = out/f'pixel_sweep_p{patch}_s{sg}'; sub.mkdir(exist_ok=True)
+        if (out/'calibration.json').exists() and not (sub/'calibration.json').exists(): shutil.copy(out/'calibration.json', sub/'calibration.json')
+        subs[patch, sg] = sub
+    orchestrate(data, [('pixel_tarflow', 0, sub, (['--quick'] if quick else []) + ['--sigma-pix', str(sg), '--pix-patch', str(p)])
+                       for (p, sg), sub in subs.items()], n_jobs, {}, commit)
+    res = {f'p{p}_s{sg}': json.loads((sub/'pixel_tarflow_s0.json').read_text())['metrics'] for (p, sg), sub in subs.items()
+           if (sub/'pixel_tarflow_s0.json').exists()}
+    best = min(res, key=lambda k: res[k]['fid_domain'])
+    p, sg = next((p, sg) for (p, sg) in subs if f'p{p}_s{sg}' == best)
+    summary = dict(best=dict(patch=p, sigma_pix=sg), by_setting={k: {m: v[m] for m in ('fid_domain', 'fid_detail', 'class_acc')} for k, v in res.items()})
+    (out/'pixel_sweep.json').write_text(json.dumps(summary, indent=1))
+    for f in subs[p, sg].glob('*pixel_tarflow_s0*'):                     # the best setting's seed 0 is the comparison's
+        if not (out/f.name).exists(): shutil.copy(f, out/f.name)
+    return summary
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -342,12 +388,13 @@ def main(argv=None):
     p.add_argument('--variants', nargs='+', default=None)
     p.add_argument('--jobs', type=int, default=2, help='trainings in parallel (each uses one thread)')
     p.add_argument('--set', action='append', default=[], help='a setting key=value for the preset (pilot runs)')
-    p.add_argument('--budget', type=float, default=None, help='training seconds per run (equal-wall-time profiles; pilot runs)')
-    p.add_argument('--sigma-pix', type=float, default=None, help='noise std on [-1,1] pixels for the pixel TarFlow')
-    p.add_argument('--pix-patch', type=int, default=None, help='patch size of the pixel TarFlow')
-    p.add_argument('--analyse', action='store_true', help='only analyse the saved models: decoder floor and guidance sweep')
+    p.add_argument('--budget', type=float, default=None, help='training seconds per run (instead of the profile\'s)')
+    p.add_argument('--sigma-pix', type=float, default=None, help='noise std on [-1,1] pixels for the pixel TarFlow (default: the sweep\'s best)')
+    p.add_argument('--pix-patch', type=int, default=None, help='patch size of the pixel TarFlow (default: the sweep\'s best)')
+    p.add_argument('--analyse', action='store_true', help='only analyse the saved models: the yardstick and the guidance sweep')
     p.add_argument('--sweep-pixel', action='store_true', help="the pixel TarFlow at patch 4 and 8 x noise 0.1, 0.2, 0.3 (seed 0)")
     p.add_argument('--calibrate', action='store_true', help="only measure every variant's seconds per step (calibration.json), one after another")
+    p.add_argument('--commit', action='store_true', help='git-commit each finished run\'s result file as it lands')
     p.add_argument('--worker', nargs=2, metavar=('VARIANT', 'SEED'), help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     prof = PROFILES[a.data] = {**PROFILES[a.data], **({'budget_s': a.budget} if a.budget else {})}
@@ -355,7 +402,9 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     seeds = a.seeds or ([0] if a.quick else [0, 1, 2])
     sets = dict(s.split('=', 1) for s in a.set)
-    sigma_pix, pix_patch = a.sigma_pix or prof['sigma_pix'], a.pix_patch or prof['pix_patch']
+    best = json.loads((out/'pixel_sweep.json').read_text())['best'] if (out/'pixel_sweep.json').exists() else {}
+    sigma_pix = a.sigma_pix or best.get('sigma_pix') or prof['sigma_pix']
+    pix_patch = a.pix_patch or best.get('patch') or prof['pix_patch']
     extra = (['--quick'] if a.quick else []) + [f'--set={s}' for s in a.set] + ['--sigma-pix', str(sigma_pix), '--pix-patch', str(pix_patch)] \
             + (['--budget', str(a.budget)] if a.budget else [])
     if a.worker:
@@ -363,27 +412,23 @@ def main(argv=None):
         print(json.dumps(dict(variant=info['variant'], seed=info['seed'], train_time_s=info['train_time_s'], **info['metrics'])))
         return
     import torch; torch.set_num_threads(max(1, a.jobs))
-    clf = data_and_classifier(a.data, out, a.quick)[-1]                 # trained once, before the workers race for it
-    print(f'domain classifier: valid acc {clf.valid_acc:.4f}', flush=True)
+    clf = data_and_classifier(a.data, a.quick)[-1]
+    print(f'domain classifier: valid acc {clf.valid_acc:.4f} (sha256 {clf.digest})', flush=True)
     if a.analyse:
-        print(json.dumps(decoder_floor(a.data, out), indent=1)); guidance_sweep(a.data, out); return
+        print(json.dumps(yardstick(a.data, out), indent=1)); guidance_sweep(a.data, out); return
     if a.calibrate:                                                     # in a quiet moment, before the runs: all variants alike
         torch.set_num_threads(1)
         from mimflow.data import get_dls
         cfg = base_config(prof, a.quick, sets); dls = get_dls(cfg)
         for v in a.variants or prof['variants']:
             for key, make in makers(v, cfg, sigma_pix, pix_patch).items(): calibrated(out, key, make, dls, a.quick)
+        for patch, sg in (SWEEP if a.data == 'fashion' else ()):
+            for key, make in makers('pixel_tarflow', cfg, sg, patch).items(): calibrated(out, key, make, dls, a.quick)
         print((out/'calibration.json').read_text()); return
-    if a.sweep_pixel:
-        for patch in (4, 8):
-            for sg in (0.1, 0.2, 0.3):
-                sub = out/f'pixel_sweep_p{patch}_s{sg}'; sub.mkdir(exist_ok=True)
-                if not (sub/'domain_classifier.pt').exists(): (sub/'domain_classifier.pt').write_bytes((out/'domain_classifier.pt').read_bytes())
-                orchestrate(a.data, sub, [('pixel_tarflow', 0)], a.jobs, (['--quick'] if a.quick else []) + ['--sigma-pix', str(sg), '--pix-patch', str(patch)], {})
-        return
+    if a.sweep_pixel: print(json.dumps(sweep_pixel(a.data, out, a.jobs, a.quick, a.commit), indent=1)); return
     variants = a.variants or prof['variants']
-    jobs = [(v, s) for s in seeds for v in variants]                    # seed-major: a cut-short run still compares all variants
-    wall = orchestrate(a.data, out, jobs, a.jobs, extra, prof['needs'])
+    jobs = [(v, s, out, extra) for s in seeds for v in variants]        # seed-major: a cut-short run still compares all variants
+    wall = orchestrate(a.data, jobs, a.jobs, prof['needs'], a.commit)
     summarise(a.data, out, seeds); side_by_side(a.data, out, seeds[0])
     info_path = out/'run_info.json'
     prev = json.loads(info_path.read_text()) if info_path.exists() else {}

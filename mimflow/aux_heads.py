@@ -80,7 +80,7 @@ class CNNTeacher(nn.Module):
         for m in self.net:
             if isinstance(m, nn.Conv2d):
                 fan_in = m.weight[0].numel()
-                m.weight.data = torch.randn(m.weight.shape, generator=g) * math.sqrt(2 / fan_in)
+                m.weight.data = torch.randn(m.weight.shape, generator=g, device='cpu').to(m.weight.device) * math.sqrt(2 / fan_in)
                 m.bias.data.zero_()
         self.requires_grad_(False).eval()
 

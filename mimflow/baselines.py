@@ -11,16 +11,16 @@ from torch import nn, Tensor
 from .config import MIMFlowConfig, replace
 from .core import count_params, patchify, unpatchify, shard_randn
 from .flow import TransformerFlow, nll_loss, nll_to_bpd, denoise
-from .model import MIMFlow, drop_labels, sample_labels, sampling_kwargs
+from .model import FlowModel, MIMFlow, drop_labels
 from .learner import mimflow_learner, fit_mimflow
 
 # %% auto #0
 __all__ = ['PixelTarFlow', 'pixel_flow_width', 'FlowOnFrozenLatents', 'train_two_stage']
 
 # %% ../nbs/10a_baselines.ipynb #5e4f737b
-class PixelTarFlow(nn.Module):
-    "TarFlow on image patches: noise augmentation, the flow, Tweedie denoising after sampling; `MIMFlow`'s sampling and evaluation interface."
-    phase = 1
+class PixelTarFlow(FlowModel):
+    "TarFlow on image patches: noise augmentation, the flow, Tweedie denoising after sampling (`denoise_lr` 1)."
+    phase, denoise_lr = 1, 1.
     def __init__(self, cfg: MIMFlowConfig, channels: int, head_dim: int, sigma_pix: float = 0.2, patch: int = 4):
         super().__init__()
         if cfg.img_size % patch: raise ValueError(f'img_size {cfg.img_size} is not a multiple of the pixel patch {patch}')
@@ -29,47 +29,24 @@ class PixelTarFlow(nn.Module):
                                     layers_per_block=cfg.flow.layers_per_block, head_dim=head_dim, num_classes=cfg.num_classes,
                                     mlp_ratio=cfg.flow.mlp_ratio)
 
+    @property
+    def sigma(self) -> float: return self.sigma_pix
     def tokens(self, x: Tensor, noise: bool = True) -> Tensor:
         "Images (B,C,H,W) in [-1,1] -> patch tokens (B,P,p*p*C), with the training noise when `noise`."
         t = patchify(x, self.patch)
         return t + self.sigma_pix * shard_randn(*t.shape, device=t.device) if noise else t
+    def images(self, t: Tensor) -> Tensor: return unpatchify(t, self.patch, self.cfg.in_chans)
 
     def forward(self, x: Tensor, y: Tensor|None = None) -> dict[str, Tensor]:
         "The NLL of the noisy pixels (noise in validation too: the flow models the noisy data)."
-        y = drop_labels(y, self.cfg.flow.label_drop) if self.training else y
+        y = None if not self.cfg.num_classes else drop_labels(y, self.cfg.flow.label_drop) if self.training else y
         nll = nll_loss(*self.flow(self.tokens(x), y))
         return dict(loss=nll, nll=nll, bpd=nll_to_bpd(nll.detach()))
-
-    @torch.no_grad()
-    def sample(self, n_or_labels, guidance: float|None = None, temperature: float|None = None, denoise_lr: float|None = 1.,
-               generator: torch.Generator|None = None, **kw) -> Tensor:
-        "Images (B,C,H,W) in [0,1]: flow inverse with the config's sampling settings, then one Tweedie step (lr 1)."
-        c, dev = self.cfg, next(self.parameters()).device
-        y, n = sample_labels(n_or_labels, c.num_classes)
-        kw = sampling_kwargs(c, guidance=guidance, temperature=temperature, **kw)
-        was = self.training; self.eval()
-        out, bs = [], c.sampling.batch_size
-        for i in range(0, n, bs):
-            yi = None if y is None else y[i:i + bs].to(dev)
-            t = self.flow.sample(yi if yi is not None else min(bs, n - i), generator=generator, **kw)
-            if denoise_lr: t = denoise(self.flow, t, yi, sigma=self.sigma_pix, lr=denoise_lr)
-            out.append(((unpatchify(t, self.patch, c.in_chans) + 1) / 2).clamp(0, 1))
-        self.train(was)
-        return torch.cat(out)
 
     @torch.no_grad()
     def features(self, x: Tensor) -> Tensor:
         "(B,D) flow features of clean images: the deep block's last attention output, no class."
         return self.flow.features(self.tokens(x, noise=False), None, block=-1, layer=-1)
-
-    @torch.no_grad()
-    def nll(self, x: Tensor, y: Tensor|None = None) -> Tensor:
-        "Per-image NLL (B,) of the noisy pixels, nats per dimension (no Gaussian constant), eval mode."
-        was = self.training; self.eval()
-        try:
-            z, logdet = self.flow(self.tokens(x), y)
-            return 0.5 * z.float().pow(2).mean((1, 2)) - logdet / (z.shape[1] * z.shape[2])
-        finally: self.train(was)
 
     def reconstruct(self, x: Tensor) -> None: return None
 
@@ -97,7 +74,7 @@ class FlowOnFrozenLatents(nn.Module):
     def forward(self, x: Tensor, y: Tensor|None = None) -> dict[str, Tensor]:
         ae = self.model.autoencoder
         with torch.no_grad(): lt = ae.add_noise(ae.encode_with_mask(x)[0])      # masked in train mode, as in joint training
-        y = drop_labels(y, self.cfg.flow.label_drop) if self.training else y
+        y = None if not self.cfg.num_classes else drop_labels(y, self.cfg.flow.label_drop) if self.training else y
         nll = nll_loss(*self.model.flow(lt, y))
         return dict(loss=nll, nll=nll, bpd=nll_to_bpd(nll.detach()))
 

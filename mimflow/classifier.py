@@ -1,4 +1,4 @@
-"""A small CNN trained on the run's own data: its penultimate features are the feature space of "FID-domain", and its predictions give the class accuracy of conditional samples. Saved in the run folder with the data it was trained on, so it is never reused for other data.
+"""A small CNN trained on the run's own data: its penultimate features are the feature space of "FID-domain", and its predictions give the class accuracy of conditional samples. Trained once per data set and shipped with mimflow (the digits, Fashion-MNIST) or cached, so every run of a data set is scored by the same network.
 
 Docs: https://mimflow.github.io/mimflow/classifier.html.md"""
 
@@ -10,18 +10,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
-from .core import atomic_write, seed_everything
-from fastai.learner import Learner
-from fastai.callback.core import Callback
-from fastai.callback.schedule import fit_one_cycle
-from fastai.optimizer import Adam
-from fastai.metrics import accuracy
-from .data import tensor_dls
-from .fid import FeatureNet, check_unit_images, compute_fid, to_unit
+from .core import load_tensors, net_path, save_tensors, seed_everything, tensor_digest
+from .data import data_id, fit_classifier, labelled_data
+from .fid import FeatureNet, FIDScorer, check_unit_images, compute_fid, to_unit
 
 # %% auto #0
-__all__ = ['DomainClassifier', 'RandomShift', 'train_domain_classifier', 'class_accuracy', 'predict', 'domain_classifier',
-           'digits_classifier']
+__all__ = ['DomainClassifier', 'train_domain_classifier', 'class_accuracy', 'predict', 'classifier_for', 'reference_for']
 
 # %% ../nbs/12a_classifier.ipynb #b6db70c6
 def _conv(ci: int, co: int, stride: int) -> nn.Sequential:
@@ -47,41 +41,39 @@ class DomainClassifier(nn.Module):
 
     def feature_net(self, bs: int = 256) -> FeatureNet: return FeatureNet(self.features, self.num_features, bs)
 
+    @torch.no_grad()
+    def detail_features(self, x: Tensor) -> Tensor:
+        "Mean and standard deviation over space of each channel of the second conv block (B, 4*width): a feature space that sees texture."
+        x = check_unit_images(x, (self.in_chans, self.img_size, self.img_size))
+        h = self.eval().body[:2](x.to(next(self.parameters()).device))                     # (B, 2*width, H/2, W/2)
+        return torch.cat([h.mean((2, 3)), h.std((2, 3))], 1)
+
+    def detail_net(self, bs: int = 256) -> FeatureNet: return FeatureNet(self.detail_features, 2 * self.body[1][0].out_channels, bs)
+
+    @property
+    def digest(self) -> str: return tensor_digest(self.state_dict())[:12]
+
     def save(self, path) -> Path:
         cfg = dict(img_size=self.img_size, in_chans=self.in_chans, n_classes=self.n_classes, feat_dim=self.num_features, width=self.body[0][0].out_channels)
-        return atomic_write(path, lambda tmp: torch.save(dict(cfg=cfg, valid_acc=self.valid_acc, data_id=self.data_id, state=self.state_dict()), tmp))
+        return save_tensors(path, self.state_dict(), dict(cfg=cfg, valid_acc=self.valid_acc, data_id=self.data_id))
 
     @classmethod
     def load(cls, path) -> DomainClassifier:
-        path = Path(path)
-        if not path.is_file(): raise FileNotFoundError(f'domain classifier file not found: {path} (train one with train_domain_classifier)')
-        d = torch.load(path, map_location='cpu', weights_only=True)
-        m = cls(**d['cfg']); m.load_state_dict(d['state']); m.valid_acc, m.data_id = d['valid_acc'], d.get('data_id', '')
+        sd, meta = load_tensors(path, 'domain classifier file')
+        m = cls(**meta['cfg']); m.load_state_dict(sd); m.valid_acc, m.data_id = meta['valid_acc'], meta.get('data_id', '')
         return m.eval()
 
 # %% ../nbs/12a_classifier.ipynb #f3530381
-class RandomShift(Callback):
-    "Training-time random translation by up to `px` pixels (roll), one shift per batch."
-    def __init__(self, px: int = 1): self.px = px
-    def before_batch(self):
-        if not self.training or self.px == 0: return
-        s = torch.randint(-self.px, self.px + 1, (2,)).tolist()
-        self.learn.xb = (torch.roll(self.xb[0], s, (2, 3)),)
-
-# %% ../nbs/12a_classifier.ipynb #c89cc43d
 def train_domain_classifier(x_train: Tensor, y_train: Tensor, x_valid: Tensor, y_valid: Tensor, epochs: int = 8,
                             lr: float = 3e-3, bs: int = 64, feat_dim: int = 64, shift: int = 1, seed: int = 0,
-                            path=None, device=None, data_id: str = '') -> DomainClassifier:
+                            path=None, device=None, data_id: str = '', progress: bool = False) -> DomainClassifier:
     "Train a `DomainClassifier` on [0,1] images (B,C,H,W); record its validation accuracy; save it to `path` if given."
     x_train, x_valid = check_unit_images(x_train), check_unit_images(x_valid)
     if x_train.shape[2] != x_train.shape[3]: raise ValueError(f'square images expected, got {tuple(x_train.shape[2:])}')
     seed_everything(seed)
     m = DomainClassifier(x_train.shape[-1], x_train.shape[1], int(max(y_train.max(), y_valid.max())) + 1, feat_dim)
-    learn = Learner(tensor_dls(x_train, y_train, x_valid, y_valid, bs, device), m, loss_func=nn.CrossEntropyLoss(),
-                    opt_func=Adam, metrics=accuracy, cbs=RandomShift(shift))
-    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr)
-    m.cpu().eval()
-    m.valid_acc, m.data_id = class_accuracy(m, x_valid, y_valid), data_id
+    m.valid_acc = fit_classifier(m, x_train, y_train, x_valid, y_valid, epochs, lr, bs, shift, progress=progress, device=device)
+    m.data_id = data_id
     if path is not None: m.save(path)
     return m
 
@@ -97,20 +89,32 @@ def predict(classifier: DomainClassifier, images: Tensor, bs: int = 256) -> Tens
     x = check_unit_images(images, (classifier.in_chans, classifier.img_size, classifier.img_size))
     return torch.cat([classifier(x[i:i + bs].to(dev)).argmax(1).cpu() for i in range(0, len(x), bs)])
 
-# %% ../nbs/12a_classifier.ipynb #b93777c1
-def domain_classifier(x_train: Tensor, y_train: Tensor, x_valid: Tensor, y_valid: Tensor, path=None, epochs: int = 8,
-                      seed: int = 0, data_id: str = '') -> DomainClassifier:
-    "The classifier saved at `path` if it was trained on this data (images in [0,1]), else trained on the split and saved there."
-    C, S = x_train.shape[1], x_train.shape[-1]
-    if path is not None and Path(path).is_file():
+# %% ../nbs/12a_classifier.ipynb #c89cc43d
+def classifier_for(cfg, data=None, progress: bool = False, seed: int = 0) -> DomainClassifier:
+    "The domain classifier of `cfg`'s data: shipped, cached, or trained on `data()` -> (x_train, y_train, x_valid, y_valid) in [-1,1] (default: the run's splits) and cached."
+    did, path = data_id(cfg), net_path('classifier', data_id(cfg))
+    if path.is_file():
         m = DomainClassifier.load(path)
-        if (m.img_size, m.in_chans) != (S, C): raise ValueError(f'{path} holds a classifier for {m.in_chans}x{m.img_size}x{m.img_size} images, not {C}x{S}x{S}')
-        if m.data_id == data_id: return m
-        if m.data_id: raise ValueError(f'{path} holds a classifier trained on {m.data_id!r}, not {data_id!r}: delete it to train one for this data')
-    return train_domain_classifier(x_train, y_train, x_valid, y_valid, epochs=epochs, seed=seed, path=path, data_id=data_id)
+        if (m.data_id, m.img_size, m.in_chans) != (did, cfg.img_size, cfg.in_chans):
+            raise ValueError(f'{path} holds a classifier of {m.data_id!r} ({m.in_chans}x{m.img_size}px), not of {did!r}: delete it to train one for this data')
+        return m
+    xt, yt, xv, yv = (data or (lambda: labelled_data(cfg)))()
+    epochs = 8 if len(xt) <= 2000 else 15                                 # the bundled digits: 1,500 images
+    if progress: print(f'training the domain classifier of {did} once ({epochs} epochs; cached in {path})', flush=True)
+    return train_domain_classifier(to_unit(xt), yt, to_unit(xv), yv, epochs=epochs, seed=seed, path=path, data_id=did, progress=progress)
 
-def digits_classifier(img_size: int = 16, path=None, epochs: int = 8, seed: int = 0) -> DomainClassifier:
-    "The domain classifier of the bundled digits: loaded from `path` if it exists, else trained (and saved to `path`)."
-    from mimflow.data import digits_tensors
-    (xt, yt), (xv, yv) = digits_tensors(img_size, 'train'), digits_tensors(img_size, 'valid')
-    return domain_classifier(to_unit(xt), yt, to_unit(xv), yv, path, epochs, seed, data_id=f'digits {img_size}px')
+# %% ../nbs/12a_classifier.ipynb #b93777c1
+def reference_for(cfg, data=None) -> dict:
+    "{'domain': (mu, sigma, n), 'detail': (mu, sigma, n)} of `cfg`'s evaluation reference images (`data()` -> images in [-1,1]), shipped, cached or computed."
+    did, path = data_id(cfg), net_path('reference', data_id(cfg))
+    clf = classifier_for(cfg)
+    if not path.is_file():
+        x = (data or (lambda: labelled_data(cfg, 10000, 10000)[0]))()
+        stats = {}
+        for space, net in (('domain', clf.feature_net()), ('detail', clf.detail_net())):
+            f = net(to_unit(x)).double()
+            stats |= {f'{space}_mu': f.mean(0), f'{space}_sigma': torch.cov(f.T)}
+        save_tensors(path, stats, dict(data_id=did, n=len(x), classifier_sha256=clf.digest))
+    t, meta = load_tensors(path, 'reference statistics')
+    if meta.get('classifier_sha256') != clf.digest: raise ValueError(f'{path} was computed with another domain classifier; delete it to compute it again')
+    return {s: (t[f'{s}_mu'], t[f'{s}_sigma'], meta['n']) for s in ('domain', 'detail')}

@@ -1,4 +1,4 @@
-"""The `mimflow` command: one entry point, a subcommand per job (`train`, `sample`, `eval`, `demo`, `export`), settings from presets, config files and `--set key=value`, run folders that are locked, remember their data and never lose work, several processes with torchrun, and bounded-memory sampling to the ADM evaluator's `.npz` format.
+"""The `mimflow` command: one entry point, a subcommand per job (`train`, `sample`, `eval`, `demo`, `export`), settings from presets, config files and `--set key=value`, several processes with torchrun, and one-line errors. The run folder it writes is `13b_runs`; the `.npz` of samples, `13c_npz`.
 
 Docs: https://mimflow.github.io/mimflow/cli.html.md"""
 
@@ -6,194 +6,150 @@ Docs: https://mimflow.github.io/mimflow/cli.html.md"""
 
 # %% ../nbs/14_cli.ipynb #7b68a4dc
 from __future__ import annotations
-import json, os, socket, sys, time, warnings, zipfile
+import errno, os, sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 from fastcore.script import call_parse, store_true
 
 # %% auto #0
-__all__ = ['COMMANDS', 'UsageError', 'build_config', 'check_not_busy', 'run_lock', 'check_writable', 'clean_stale', 'load_run',
-           'save_grid', 'grid_classes', 'save_samples_grid', 'save_loss_plot', 'train', 'eval_data', 'data_id',
-           'run_classifier', 'NpzWriter', 'to_uint8', 'sample', 'eval_run', 'demo', 'export', 'main']
+__all__ = ['COMMANDS', 'UsageError', 'build_config', 'train', 'sample', 'eval_run', 'demo', 'export', 'main']
 
 # %% ../nbs/14_cli.ipynb #d0342ee2
 class UsageError(Exception):
-    "An error caused by the user's arguments or data: printed as one line, exit code 2."
+    "An error caused by the user's arguments, data or machine: printed as one line, exit code 2 (`code`)."
+    def __init__(self, msg: str, code: int = 2): super().__init__(msg); self.code = code
 
-def _fail(msg: str):
-    print(f'mimflow: error: {msg}', file=sys.stderr); sys.exit(2)
+def _fail(msg: str, code: int = 2):
+    print(f'mimflow: error: {msg}', file=sys.stderr); sys.exit(code)
+
+_DISK = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
 
 @contextmanager
-def _usage(*types):
-    "Turn the library's errors about the user's input (ValueError and file errors unless `types` says) into `UsageError`s."
+def _usage(*types, run: Path|None = None):
+    "Turn the library's errors about the user's input (ValueError and file errors unless `types` says), a full disk and Ctrl-C into `UsageError`s."
     try: yield
-    except (types or (ValueError, FileNotFoundError, NotADirectoryError, PermissionError)) as e:
+    except (types or (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError)) as e:
         raise UsageError(str(e)) from None
+    except (OSError, RuntimeError) as e:                                      # a full disk: the OS's error, or torch's writer's
+        if not (getattr(e, 'errno', None) in _DISK or 'PytorchStreamWriter failed' in str(e)): raise
+        raise UsageError(f'cannot write {"to " + str(run) if run else "a file"}: {str(e).splitlines()[0][:150]}; files are written '
+                         f'atomically, so the last good checkpoint is kept' + (f': free space and continue with --out {run} --resume' if run else '')) from None
+    except KeyboardInterrupt:
+        raise UsageError('interrupted' + (f'; the last checkpoint is kept: continue with mimflow train --out {run} --resume' if run else ''), 130) from None
 
 # %% ../nbs/14_cli.ipynb #02ba7ec5
-def _overrides(config: str|None, sets: list[str]|None) -> dict:
-    "{dotted key: value} from a config file and `key=value` strings, in that order; values stay text until checked."
-    from mimflow.config import load_config, config_to_dict, flat_items, _flatten
-    out = {}
-    if config:
-        path = Path(config)
-        if not path.is_file(): raise UsageError(f'config file not found: {path}')
-        import yaml
-        try: d = yaml.safe_load(path.read_text()) if path.suffix in ('.yaml', '.yml') else json.loads(path.read_text())
-        except Exception as e: raise UsageError(f'config file {path} does not parse: {type(e).__name__}: {str(e).splitlines()[0]}')
-        if not isinstance(d, dict): raise UsageError(f'config file {path} must hold a mapping of settings, got {type(d).__name__}')
-        d.pop('version', None)
-        out.update(_flatten(d))
+def _settings(config: str|None, sets: list[str]|None, **shortcuts) -> dict:
+    "{dotted name: value} of a config file, then `key=value` strings, then the shortcuts that are not None; a later layer wins."
+    from mimflow.config import read_settings, resolve_key
+    layers = [read_settings(config) if config else {}]
     for s in sets or []:
         k, eq, v = s.partition('=')
         if not eq or not k.strip(): raise UsageError(f'--set takes key=value, got {s!r}')
-        out[k.strip()] = v
-    return out
+        layers.append({k.strip(): v})
+    layers.append({k: v for k, v in shortcuts.items() if v is not None})
+    return {resolve_key(k): v for layer in layers for k, v in layer.items()}
 
 def build_config(preset: str = 'tiny', config: str|None = None, sets: list[str]|None = None, **shortcuts):
     "The run's config: preset, then config file, then --set, then the shortcuts that are not None; errors as UsageError."
     from mimflow.config import get_preset, replace
-    with _usage():
-        cfg = get_preset(preset)
-        return replace(cfg, **_overrides(config, sets), **{k: v for k, v in shortcuts.items() if v is not None})
+    with _usage(): return replace(get_preset(preset), **_settings(config, sets, **shortcuts))
 
 # %% ../nbs/14_cli.ipynb #b5b5f1b9
-def _alive(pid: int) -> bool:
-    try: os.kill(pid, 0); return True
-    except ProcessLookupError: return False
-    except PermissionError: return True
+def _setup_processes(device: str|None, threads: int|None = None):
+    "(rank, world, device) of this process, initialising torch.distributed when launched with several; CPU threads set."
+    import torch, torch.distributed as dist
+    from mimflow.core import default_device
+    if threads is not None and threads < 1: raise UsageError(f'--threads must be >= 1, got {threads}')
+    world = int(os.environ.get('WORLD_SIZE', 1))
+    if world == 1:
+        with _usage(RuntimeError): dev = default_device(device)
+        rank = 0
+    else:
+        rank, local = int(os.environ.get('RANK', 0)), int(os.environ.get('LOCAL_RANK', 0))
+        cuda = (device or ('cuda' if torch.cuda.is_available() else 'cpu')).startswith('cuda')
+        if cuda: torch.cuda.set_device(local)
+        if not dist.is_initialized(): dist.init_process_group('nccl' if cuda else 'gloo')
+        dev = torch.device(f'cuda:{local}') if cuda else torch.device('cpu')
+    if threads or dev.type == 'cpu': torch.set_num_threads(threads or 1)
+    return rank, world, dev
 
-def check_not_busy(run: Path):
-    "A UsageError if a running process holds `run`'s lock (checked first, so the message names the real problem)."
-    lock = run/'.lock'
-    if not lock.is_file(): return
-    pid, _, host = lock.read_text().partition(' ')
-    if pid.isdigit() and (host.strip() != socket.gethostname() or _alive(int(pid))):
-        raise UsageError(f'run folder {run} is in use by process {pid} on {host.strip()}; wait for it to finish or choose another --out')
+def _close_processes(world: int):
+    "Leave the process group: what follows (the evaluation) runs in this process alone, and fastai must not gather."
+    import torch.distributed as dist
+    if world > 1 and dist.is_initialized():
+        dist.destroy_process_group()
+        os.environ['WORLD_SIZE'] = '1'                                  # fastai reads the launch from the environment
 
 @contextmanager
-def run_lock(run: Path, rank: int = 0):
-    "Hold `run/.lock` for this process (rank 0 only); a busy folder is a UsageError, a stale lock is taken over."
-    if rank: yield; return
-    run.mkdir(parents=True, exist_ok=True)
-    lock, me = run/'.lock', f'{os.getpid()} {socket.gethostname()}'
-    for _ in range(2):
-        try: fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY); break
-        except FileExistsError:
-            pid, _, host = lock.read_text().partition(' ')
-            if host.strip() == socket.gethostname() and pid.isdigit() and not _alive(int(pid)): lock.unlink(missing_ok=True); continue
-            raise UsageError(f'run folder {run} is in use by process {pid} on {host.strip() or "?"}; wait for it to finish or choose another --out')
-    else: raise UsageError(f'cannot lock run folder {run}')
-    with os.fdopen(fd, 'w') as f: f.write(me)
+def _locked(run: Path, rank: int, world: int):
+    "Rank 0 takes the run folder's lock; every process learns whether it could (a busy folder stops them all)."
+    from mimflow.runs import run_lock
+    lock, err = run_lock(run, rank), None
+    try: lock.__enter__()
+    except ValueError as e: err = str(e)
+    if world > 1:
+        import torch.distributed as dist
+        box = [err]; dist.broadcast_object_list(box, 0); err = box[0]
+    if err: raise UsageError(err)
     try: yield
-    finally: lock.unlink(missing_ok=True)
-
-def check_writable(folder: Path):
-    "A UsageError unless a file can be created in `folder` (or, if it does not exist yet, in its nearest existing parent)."
-    import tempfile
-    p = folder
-    while not p.exists(): p = p.parent
-    try:
-        if not p.is_dir(): raise NotADirectoryError(p)
-        fd, tmp = tempfile.mkstemp(dir=p, prefix='.mimflow-write-test-'); os.close(fd); os.unlink(tmp)
-    except OSError: raise UsageError(f'cannot write to {folder}: {p} is not a writable folder') from None
-
-def clean_stale(run: Path) -> list[str]:
-    "Remove temporary files that a killed atomic write left behind; return their names."
-    gone = [f.name for f in run.glob('.*.tmp') if f.is_file()]
-    for n in gone: (run/n).unlink(missing_ok=True)
-    return gone
+    finally: lock.__exit__(None, None, None)
 
 # %% ../nbs/14_cli.ipynb #b4c84af5
-def _ckpt_path(run: Path) -> Path:
-    return run/'checkpoint_phase2.pt' if (run/'checkpoint_phase2.pt').exists() else run/'checkpoint.pt'
-
-def load_run(run, device=None):
-    "The model (EMA weights, eval mode, a `MIMFlow`) and checkpoint of a run folder."
-    from mimflow.config import config_from_dict
+def _plan(run: Path, preset, config, sets, data, epochs, batch_size, resume: bool, phase: int):
+    "(config, phases to train, whether the first resumes) of a `train` call, checked against the run folder."
+    from mimflow.config import config_from_dict, replace
     from mimflow.learner import load_checkpoint
-    from mimflow.model import MIMFlow, DecoderFinetune
-    run = Path(run)
-    if not run.is_dir(): raise UsageError(f'run folder does not exist: {run}')
-    path = _ckpt_path(run)
-    if not path.exists(): raise UsageError(f'no checkpoint in run folder {run} (train first: mimflow train --out {run})')
+    from mimflow.runs import checkpoint_path
+    if phase not in (1, 2): raise UsageError(f'--phase must be 1 or 2, got {phase}')
+    ck1, ck2 = checkpoint_path(run, 1), checkpoint_path(run, 2)
+    ckpt = ck2 if phase == 2 or (resume and ck2.exists()) else ck1
+    if ckpt.exists() and not resume: raise UsageError(f'{ckpt} exists: pass --resume to continue that run, or choose another --out')
+    if resume and not ckpt.exists(): raise UsageError(f'nothing to resume: no {ckpt}')
+    if ckpt == ck2 and not ck1.exists(): raise UsageError(f'phase 2 needs a finished phase-1 run in {run} (no checkpoint.pt)')
+    if data is not None and not Path(data).expanduser().exists() and data not in ('digits', 'fashion-mnist'): raise UsageError(f'data path does not exist: {data}')
+    data = None if data is None else data if data in ('digits', 'fashion-mnist') else str(Path(data).expanduser().resolve())
+    p2 = ckpt == ck2
+    short = {'phase2.epochs': epochs, 'phase2.steps': None} if p2 else {'optim.epochs': epochs, 'optim.steps': None}
     with _usage():
-        ck = load_checkpoint(path)
-        cfg = config_from_dict(ck['config'])
-    model = MIMFlow(cfg)
-    sd = {k.removeprefix('module.'): v for k, v in (ck['ema'] if ck.get('ema') is not None else ck['model']).items()}
-    if ck.get('phase', 1) == 2:
-        if not any(k.startswith('model.') for k in sd): raise UsageError(f'{path} is a phase-2 checkpoint of an earlier mimflow release; sample from its checkpoint.pt or run phase 2 again')
-        wrap = DecoderFinetune(model); wrap.load_state_dict(sd); model = wrap.model
-    else: model.load_state_dict(sd)
-    return model.to(_device(device)).eval(), ck
+        if not (resume or p2):
+            cfg = build_config(preset or 'tiny', config, sets, **{'optim.batch_size': batch_size, 'data.source': data})
+            if epochs is not None: cfg = replace(cfg, **short)
+        else:                                                           # the run's own settings, and its data
+            cfg = config_from_dict(load_checkpoint(ckpt if resume else ck1)['config'])
+            if data is not None and data != cfg.data.source: raise UsageError(f'run {run} was trained on {cfg.data.source}; --data {data} differs (leave it out)')
+            if preset is not None and preset != cfg.name: raise UsageError(f'run {run} is a {cfg.name!r} run; --preset {preset} differs (leave it out)')
+            if p2 and not resume and (config or sets):                   # phase 2's own settings may be chosen when it starts
+                new = _settings(config, sets)
+                if bad := sorted(k for k in new if not k.startswith('phase2.')):
+                    raise UsageError(f'--phase 2 may set phase2.* only (the rest is the phase-1 run\'s); got {", ".join(bad)}')
+                cfg = replace(cfg, **new)
+            elif config or sets or batch_size: raise UsageError('--config, --set and --batch-size cannot change a run that exists; start a new --out')
+            if epochs is not None: cfg = replace(cfg, **short)
+    phases = [2] if p2 else [1, 2] if cfg.phase2.run else [1]
+    return cfg, phases, resume
 
-def _device(device: str|None):
-    from mimflow.core import default_device
-    with _usage(RuntimeError): return default_device(device)
+def _check_weights(cfg, phases):
+    "Stop before training when teacher or encoder weights the run names are not on disk."
+    from mimflow.aux_heads import check_teacher
+    with _usage():
+        if 1 in phases:
+            for t in dict.fromkeys(list(cfg.aux.teachers) + ([cfg.aux.teachers[0] if cfg.aux.teachers else 'cnn'] if cfg.aux.repa else [])):
+                check_teacher(t, cfg.aux.teacher_paths)
+        if cfg.encoder.pretrained and not Path(cfg.encoder.pretrained).is_file():
+            raise UsageError(f'encoder.pretrained: no weights file at {cfg.encoder.pretrained!r} (nothing is downloaded); unset it to start from scratch')
 
-# %% ../nbs/14_cli.ipynb #104d41a8
-def save_grid(x, path, nrow: int, title: str):
-    "A grid of images (B,C,H,W) in [0,1], `nrow` per row, saved as PNG."
-    from mimflow.data import show_images
-    from mimflow.core import atomic_write
-    fig = show_images(x.cpu(), None, nrow=nrow, vmin=0, vmax=1, title=title)
-    atomic_write(path, lambda f: fig.savefig(f, dpi=90, format='png'))
-    import matplotlib.pyplot as plt; plt.close(fig)
+def _perceptual(cfg, phases, rank: int):
+    "The perceptual network the phases need (None if none), built (and if need be trained, once) before training."
+    from mimflow.losses import build_perceptual
+    from mimflow.data import labelled_data
+    if not (cfg.loss.perc or (2 in phases and cfg.phase2.perc)): return None
+    with _usage(): return build_perceptual(cfg, lambda: labelled_data(cfg), progress=rank == 0)
 
-def grid_classes(num_classes: int, rows: int = 10) -> list[int]:
-    "At most `rows` classes, evenly spread over all of them, for a figure that stays readable with 1,000 classes."
-    r = min(rows, num_classes)
-    return sorted({round(i * (num_classes - 1) / max(r - 1, 1)) for i in range(r)})
-
-def save_samples_grid(model, path, n_per_class: int = 10, seed: int = 0, rows: int = 10, **kw):
-    "A grid of samples, one row per class (at most `rows` classes, spread out), or 8x8 unconditional, saved as PNG."
-    import torch
-    c = model.cfg
-    cls = grid_classes(c.num_classes, rows) if c.num_classes else []
-    labels = torch.tensor(cls).repeat_interleave(n_per_class) if cls else 64
-    x = model.sample(labels, generator=torch.Generator().manual_seed(seed), **kw)
-    w = kw.get('guidance') if kw.get('guidance') is not None else c.sampling.guidance
-    save_grid(x, path, n_per_class if cls else 8, f'{c.name}: samples, one row per class (guidance {w:g})')
-    return x
-
-def save_loss_plot(terms: dict, path, smooth: int = 20):
-    "Every recorded training term (moving average) against the step, and the validation terms per epoch."
-    import numpy as np, matplotlib.pyplot as plt
-    from mimflow.core import atomic_write
-    tr = terms['train']
-    keys = [k for k in tr[0] if k not in ('step', 'rec_baseline')]
-    fig, axs = plt.subplots(1, len(keys), figsize=(2.6 * len(keys), 2.6), squeeze=False)
-    for a, k in zip(axs[0], keys):
-        v = np.array([r[k] for r in tr]); s = np.convolve(v, np.ones(smooth) / smooth, 'valid') if len(v) > smooth else v
-        a.plot(np.arange(len(s)) + (len(v) - len(s)), s, lw=1); a.set_title(k, fontsize=9); a.tick_params(labelsize=7)
-        if k == 'rec' and 'rec_baseline' in tr[0]: a.axhline(np.mean([r['rec_baseline'] for r in tr]), c='gray', ls='--', lw=0.8)
-    fig.tight_layout(); atomic_write(path, lambda f: fig.savefig(f, dpi=90, format='png')); plt.close(fig)
-
-# %% ../nbs/14_cli.ipynb #02f4b7a1
-def _setup_processes(device: str|None):
-    "(rank, world, device) of this process, initialising torch.distributed when launched with several."
-    import torch, torch.distributed as dist
-    world = int(os.environ.get('WORLD_SIZE', 1))
-    if world == 1: return 0, 1, _device(device)
-    rank, local = int(os.environ.get('RANK', 0)), int(os.environ.get('LOCAL_RANK', 0))
-    cuda = (device or ('cuda' if torch.cuda.is_available() else 'cpu')).startswith('cuda')
-    if cuda: torch.cuda.set_device(local)
-    if not dist.is_initialized(): dist.init_process_group('nccl' if cuda else 'gloo')
-    return rank, world, torch.device(f'cuda:{local}') if cuda else torch.device('cpu')
-
-def _agree(rank: int, world: int, err: str|None) -> str|None:
-    "Rank 0's error (or None), broadcast to every process."
-    if world == 1: return err
-    import torch.distributed as dist
-    box = [err]; dist.broadcast_object_list(box, 0); return box[0]
-
-# %% ../nbs/14_cli.ipynb #cf5634c8
 @call_parse
 def train(
     data: str = None,          # data: 'digits' (bundled), 'fashion-mnist' (or a folder of its IDX files), or an image folder; default: the preset's
-    preset: str = 'tiny',      # config preset: micro, tiny, small (Fashion-MNIST) or mimflow_l
+    preset: str = None,        # config preset: micro, tiny (the default), small (Fashion-MNIST) or mimflow_l
     config: str = None,        # config file (JSON or YAML) applied on top of the preset
     set: Annotated[str, 'a setting key=value, dotted names (repeatable)', {'action': 'append'}] = None,
     epochs: int = None,        # epochs (optim.epochs, or phase2.epochs with --phase 2)
@@ -201,179 +157,54 @@ def train(
     device: str = None,        # cpu, cuda, cuda:1 (default: CUDA when present)
     out: str = None,           # run folder (default: runs/<preset>)
     resume: store_true = False, # continue the run in OUT from its checkpoint
-    phase: int = 1,            # 1: joint training; 2: fine-tune the decoder of a finished phase-1 run
+    phase: int = 1,            # 1: joint training (then phase 2 if the config says phase2.run); 2: fine-tune the decoder of a finished phase-1 run
     seed: int = 0,             # random seed
-    threads: int = None,       # CPU threads per process (default on the CPU: 1, see below)
+    threads: int = None,       # CPU threads per process (default on the CPU: 1)
     no_eval: store_true = False, # skip the evaluation after training
 ):
     "Train MIMFlow (default: the tiny preset on the bundled digits) into a run folder."
-    import torch, matplotlib; matplotlib.use('Agg')
-    from mimflow.config import config_from_dict, config_to_dict, replace, save_config
-    from mimflow.core import seed_everything, atomic_write
-    from mimflow.learner import mimflow_learner, fit_mimflow, load_checkpoint, train_time, NonFiniteLossError
-    from mimflow.model import MIMFlow, DecoderFinetune
-    from mimflow.aux_heads import check_teacher
-    if phase not in (1, 2): raise UsageError(f'--phase must be 1 or 2, got {phase}')
-    run = Path(out or f'runs/{preset}')
-    if int(os.environ.get('RANK', 0)) == 0: check_not_busy(run)
-    ckpt = run/('checkpoint.pt' if phase == 1 else 'checkpoint_phase2.pt')
-    if ckpt.exists() and not resume: raise UsageError(f'{ckpt} exists: pass --resume to continue that run, or choose another --out')
-    if resume and not ckpt.exists(): raise UsageError(f'nothing to resume: no {ckpt}')
-    if phase == 2 and not (run/'checkpoint.pt').exists(): raise UsageError(f'phase 2 needs a finished phase-1 run in {run} (no checkpoint.pt)')
-    if data is not None and not Path(data).expanduser().exists() and data not in ('digits', 'fashion-mnist'): raise UsageError(f'data path does not exist: {data}')
-    data = None if data is None else data if data in ('digits', 'fashion-mnist') else str(Path(data).expanduser().resolve())
-    short = {'optim.epochs' if phase == 1 else 'phase2.epochs': epochs, 'optim.batch_size': batch_size}
-    with _usage():
-        if resume or phase == 2:                                       # the run's own settings, and its data
-            ck0 = load_checkpoint(ckpt if resume else run/'checkpoint.pt')
-            cfg = config_from_dict(ck0['config'])
-            if data is not None and data != cfg.data.source: raise UsageError(f'run {run} was trained on {cfg.data.source}; --data {data} differs (leave it out)')
-            if config or set or batch_size: raise UsageError('--config, --set and --batch-size cannot change a run that exists; start a new --out')
-            if epochs is not None: cfg = replace(cfg, **{k: v for k, v in short.items() if k.endswith('epochs')})
-        else: cfg = build_config(preset, config, set, **short, **({'data.source': data} if data else {}))
-        for t in dict.fromkeys(list(cfg.aux.teachers) + ([cfg.aux.teachers[0] if cfg.aux.teachers else 'cnn'] if cfg.aux.repa else [])):
-            if phase == 1: check_teacher(t, cfg.aux.teacher_paths)
-        if cfg.encoder.pretrained and not Path(cfg.encoder.pretrained).is_file():
-            raise UsageError(f'encoder.pretrained: no weights file at {cfg.encoder.pretrained!r} (nothing is downloaded); unset it to start from scratch')
-    check_writable(run)
-    rank, world, dev = _setup_processes(device)
-    if threads or dev.type == 'cpu': torch.set_num_threads(threads or 1)
-    seed_everything(seed)
+    import matplotlib; matplotlib.use('Agg')
+    from mimflow.runs import check_not_busy, check_writable, train_phase, finish_run
+    from mimflow.learner import NonFiniteLossError
+    from mimflow.core import seed_everything
     from mimflow.data import get_dls
-    with _usage(): dls = get_dls(cfg, device=dev, world=world, progress=rank == 0)
+    run = Path(out or f'runs/{preset or "tiny"}')
+    if int(os.environ.get('RANK', 0)) == 0:
+        with _usage(): check_not_busy(run)
+    cfg, phases, resume = _plan(run, preset, config, set, data, epochs, batch_size, resume, phase)
+    _check_weights(cfg, phases)
+    with _usage(): check_writable(run)
+    rank, world, dev = _setup_processes(device, threads)
     try:
-        with _locked(run, rank, world):
-            if rank == 0 and (gone := clean_stale(run)): print(f'removed {len(gone)} temporary file(s) left by an interrupted write')
-            model = MIMFlow(cfg).to(dev)
-            resume_ck = load_checkpoint(ckpt) if resume else None
-            if phase == 2:
-                p1 = load_checkpoint(run/'checkpoint.pt')
-                model.load_state_dict({k.removeprefix('module.'): v for k, v in (p1['ema'] or p1['model']).items()})
-                model = DecoderFinetune(model)
-            if rank == 0:
-                if not resume: atomic_write(run/'config.json', lambda f: save_config(cfg, f))
-                print(f'mimflow train: {cfg.name}, {sum(p.numel() for p in model.parameters() if p.requires_grad):,} trainable parameters, '
-                      f'data {cfg.data.source}, {world} process(es) on {dev}, phase {phase}, perceptual '
-                      f'{model.perceptual.backend if model.perceptual else "off"}\nconfig: {json.dumps(config_to_dict(cfg))}', flush=True)
-            learn = mimflow_learner(model, dls, run_dir=run, resume=resume_ck, cbs=[_ConfigWriter(run/'config.json', cfg)] if resume else None)
-            with _usage(ValueError, NonFiniteLossError): fit_mimflow(learn)
-            train_s = train_time(learn)
-            if rank: return
-            ema = learn.ema_model.module.eval()
-            ema = ema.model if phase == 2 else ema
-            save_loss_plot(learn.terms.state_dict(), run/'losses.png')
-            save_samples_grid(ema, run/'samples.png')
-            metrics = dict(preset=cfg.name, phase=phase, epochs=learn.epochs, steps=learn.global_step, processes=world,
-                           train_time_s=round(train_s, 1), device=str(dev),
-                           perceptual=ema.perceptual.backend if ema.perceptual else 'off')
-            if not no_eval: metrics.update(_evaluate(ema, cfg, run))
-            _write_metrics(run, metrics)
-            print(f'wrote {run}/: checkpoint, samples.png, losses.png, metrics.json')
-    finally:
-        import torch.distributed as dist
-        if world > 1 and dist.is_initialized(): dist.destroy_process_group()
+        perc = _perceptual(cfg, phases, rank)
+        seed_everything(seed)
+        with _usage(): dls = get_dls(cfg, device=dev, world=world, progress=rank == 0)     # bad data stops here, before anything is written
+        with _locked(run, rank, world), _usage(ValueError, NonFiniteLossError, run=run):
+            for i, ph in enumerate(phases): learn = train_phase(cfg, run, ph, seed, dev, rank, world, resume and i == 0, perc, dls if i == 0 else None)
+            _close_processes(world)                                     # the first process finishes alone
+            if rank == 0: finish_run(run, learn, phases[-1], world, evaluate=not no_eval)
+    finally: _close_processes(world)
 
-@contextmanager
-def _locked(run: Path, rank: int, world: int):
-    "Rank 0 takes the run folder's lock; every process learns whether it could (a busy folder stops them all)."
-    lock, err = run_lock(run, rank), None
-    try: lock.__enter__()
-    except UsageError as e: err = str(e)
-    if (err := _agree(rank, world, err)): raise UsageError(err)
-    try: yield
-    finally: lock.__exit__(None, None, None)
-
-from .core import atomic_write              # before fastai (see core)
-from fastai.callback.core import Callback
-class _ConfigWriter(Callback):
-    "Rewrite config.json after each checkpoint of a resumed run (so it never describes a session that failed)."
-    order = 91
-    def __init__(self, path, cfg): self.path, self.cfg = path, cfg
-    def after_epoch(self):
-        from mimflow.core import atomic_write
-        from mimflow.config import save_config
-        if int(os.environ.get('RANK', 0)) == 0: atomic_write(self.path, lambda f: save_config(self.cfg, f))
-
-def eval_data(cfg, max_items: int = 10000):
-    "Train and held-out images and labels for evaluation: all of an in-memory data set, stratified subsets of a folder (or of a large set)."
-    from mimflow.data import data_splits, stack, stratified_subset
-    with _usage(): train, valid, _ = data_splits(cfg)
-    pick = lambda ds: None if len(ds) <= max_items else stratified_subset(ds.targets, max_items, cfg.data.split_seed)
-    return (*stack(train, pick(train)), *stack(valid, pick(valid)))
-
-def data_id(cfg) -> str:
-    "What the domain classifier of a run is trained on: its data source at the run's image size."
-    return f'{cfg.data.source} {cfg.in_chans}x{cfg.img_size}px'
-
-def run_classifier(cfg, run: Path, max_items: int = 50000):
-    "The run's domain classifier: loaded from RUN/domain_classifier.pt, or trained on all of an in-memory training split (a stratified subset of a folder)."
-    from mimflow.data import data_splits, stack, stratified_subset, TensorPairs
-    from mimflow.classifier import domain_classifier
-    from mimflow.fid import to_unit
+# %% ../nbs/14_cli.ipynb #104d41a8
+def _sample_plan(run, n, npz, out, force, batch_size, guidance, temperature, denoise_lr, solver, compile):
+    "(model, sampling settings, figure path, npz path) of a `sample` call, everything checked before any sampling."
+    from mimflow.runs import load_run, check_writable, figure_format
+    from mimflow.npz import NpzWriter
+    if n is not None and not npz: raise UsageError('--n counts the samples of --npz; the figure shows a few per class (give --npz FILE)')
+    for name, v in (('--n', n), ('--batch-size', batch_size)):
+        if v is not None and v < 1: raise UsageError(f'{name} must be >= 1, got {v}')
     with _usage():
-        train, valid, _ = data_splits(cfg)
-        pick = lambda ds, n: None if isinstance(ds, TensorPairs) or len(ds) <= n else stratified_subset(ds.targets, n, cfg.data.split_seed)
-        (xt, yt), (xv, yv) = stack(train, pick(train, max_items)), stack(valid, pick(valid, max_items // 5))
-        return domain_classifier(to_unit(xt), yt, to_unit(xv), yv, run/'domain_classifier.pt', data_id=data_id(cfg),
-                                 epochs=8 if cfg.data.source == 'digits' else 15)
-
-def _evaluate(model, cfg, run, inception=None, per_class: int = 100, items: int = 10000) -> dict:
-    from mimflow.evaluate import evaluate, format_metrics
-    clf = run_classifier(cfg, run)
-    with _usage(): m, _ = evaluate(model, *eval_data(cfg, items), run_dir=run, data_id=data_id(cfg), inception_path=inception,
-                                   n_per_class=per_class, progress=True, classifier=clf)
-    print(format_metrics(m))
-    return m
-
-def _write_metrics(run: Path, new: dict):
-    from mimflow.core import atomic_write
-    path = run/'metrics.json'
-    old = json.loads(path.read_text()) if path.exists() else {}
-    atomic_write(path, lambda f: Path(f).write_text(json.dumps({**old, **new}, indent=1)))
-
-# %% ../nbs/14_cli.ipynb #719e9aa6
-class NpzWriter:
-    "Write `n` uint8 images (H,W,C) and their labels into an .npz chunk by chunk (`arr_0`, `arr_1`); the file appears when complete."
-    def __init__(self, path, n: int, shape: tuple):
-        import numpy as np
-        self.path, self.n, self.done, self.labels = Path(path), n, 0, []
-        self.tmp = self.path.with_name(f'.{self.path.name}.{os.getpid()}.tmp')
-        self.zf = zipfile.ZipFile(self.tmp, 'w', compression=zipfile.ZIP_STORED, allowZip64=True)
-        self.f = self.zf.open('arr_0.npy', 'w', force_zip64=True)
-        np.lib.format.write_array_header_1_0(self.f, dict(descr='|u1', fortran_order=False, shape=(n, *shape)))
-
-    def write(self, u8, labels=None):
-        "Append images (b,H,W,C) uint8 and their labels (b,)."
-        import numpy as np
-        if self.done + len(u8) > self.n: raise ValueError(f'{self.done + len(u8)} images written to an npz of {self.n}')
-        self.f.write(np.ascontiguousarray(u8, dtype=np.uint8).tobytes()); self.done += len(u8)
-        if labels is not None: self.labels.append(np.asarray(labels, dtype=np.int64))
-
-    def close(self) -> Path:
-        import numpy as np
-        self.f.close()
-        if self.done != self.n: raise ValueError(f'{self.done} of {self.n} images written')
-        if self.labels:
-            with self.zf.open('arr_1.npy', 'w') as f: np.lib.format.write_array(f, np.concatenate(self.labels))
-        self.zf.close(); os.replace(self.tmp, self.path)
-        return self.path
-
-def to_uint8(x):
-    "Images (B,C,H,W) in [0,1] -> uint8 (B,H,W,C), as ADM stores samples."
-    import torch
-    return (x * 255 + 0.5).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
-
-def _read_npz_rows(path, name: str):
-    "An iterator that reads rows of array `name` of an .npz written by NpzWriter, a number at a time: `next(it); it.send(k)`."
-    import numpy as np
-    zf = zipfile.ZipFile(path); f = zf.open(f'{name}.npy')
-    np.lib.format.read_magic(f)
-    shape, _, dtype = np.lib.format.read_array_header_1_0(f)
-    row = int(np.prod(shape[1:])) * dtype.itemsize
-    k = yield
-    while True:
-        a = np.frombuffer(f.read(row * k), dtype=dtype).reshape(-1, *shape[1:])
-        k = yield a
+        model, _ = load_run(run, 'cpu')
+        s = model.sampling_config(guidance=guidance, temperature=temperature, denoise_lr=denoise_lr, solver=solver,
+                                  compile=compile or None, batch_size=batch_size)            # checked here, once
+        K = model.cfg.num_classes
+        if npz and n is not None and n < K: raise ValueError(f'--n {n} is fewer than the {K} classes: every class needs a sample')
+        fig = Path(out or Path(run)/f'samples_guidance{s.guidance:g}.png'); figure_format(fig); check_writable(fig.parent)
+        if npz:
+            npz = Path(npz); check_writable(npz.parent)
+            if npz.exists() and not force: raise FileExistsError(f'{npz} exists: choose another name, or pass --force to replace it')
+            if not npz.parent.is_dir(): raise FileNotFoundError(f'folder for {npz.name} does not exist: {npz.parent}')
+    return model, s, fig, npz
 
 @call_parse
 def sample(
@@ -381,73 +212,36 @@ def sample(
     n: int = None,             # number of samples for --npz, classes in equal blocks (default: 10 per class)
     guidance: float = None,    # guidance weight w (0 = the conditional flow; default: the run's sampling.guidance)
     temperature: float = None, # scale of the base noise (default: the run's sampling.temperature)
-    denoise: float = None,     # Tweedie step size (1 = posterior mean; default: the run's sampling.denoise_lr)
+    denoise_lr: float = None,  # Tweedie step size (1 = posterior mean; default: the run's sampling.denoise_lr)
     solver: str = None,        # 'cached' or 'jacobi' (default: the run's sampling.solver)
     compile: store_true = False, # run the sampler's one-token steps through torch.compile (pays for long runs)
-    out: str = None,           # PNG to write (default: RUN/samples_guidance<w>.png)
+    out: str = None,           # figure to write (.png, .jpg, .pdf, .svg; default: RUN/samples_guidance<w>.png)
     npz: str = None,           # also write the samples as uint8 NHWC (arr_0) with their labels (arr_1) to this .npz
+    force: store_true = False, # replace an existing --npz file
     batch_size: int = None,    # samples per chunk (default: the run's sampling.batch_size)
     seed: int = 0,             # random seed
     device: str = None,        # cpu or cuda (default: CUDA when present)
     threads: int = None,       # CPU threads per process
 ):
     "Sample from a trained run: a grid by class, and optionally an .npz of any number of samples in bounded memory."
-    import torch, matplotlib; matplotlib.use('Agg')
-    from mimflow.model import sample_batches, class_blocks
-    for name, v in (('--n', n), ('--batch-size', batch_size)):
-        if v is not None and v < 1: raise UsageError(f'{name} must be >= 1, got {v}')
-    for name, v in (('--guidance', guidance), ('--temperature', temperature), ('--denoise', denoise)):
-        if v is not None and not (v == v and abs(v) != float('inf')): raise UsageError(f'{name} must be a finite number, got {v}')
-    if temperature is not None and temperature <= 0: raise UsageError(f'--temperature must be > 0, got {temperature}')
-    if solver not in (None, 'cached', 'jacobi'): raise UsageError(f"--solver must be 'cached' or 'jacobi', got {solver!r}")
-    model, ck = load_run(run, None if device is None or int(os.environ.get('WORLD_SIZE', 1)) > 1 else device)
-    rank, world, dev = _setup_processes(device)
+    import matplotlib; matplotlib.use('Agg')
+    from mimflow.runs import save_samples_grid
+    from mimflow.npz import write_samples_npz
+    model, s, fig, npz = _sample_plan(run, n, npz, out, force, batch_size, guidance, temperature, denoise_lr, solver, compile)
+    rank, world, dev = _setup_processes(device, threads)
     model.to(dev)
-    if threads or dev.type == 'cpu': torch.set_num_threads(threads or 1)
-    c = model.cfg
-    w = c.sampling.guidance if guidance is None else guidance
-    kw = dict(guidance=w, temperature=temperature, denoise_lr=denoise, solver=solver, compile=compile or None)
-    K, n = c.num_classes, n or 10 * max(c.num_classes, 1)
-    path = Path(out or Path(run)/f'samples_guidance{w:g}.png')
+    K = model.cfg.num_classes
     try:
-        if rank == 0:
-            check_writable(path.parent)
-            save_samples_grid(model, path, min(8, max(1, n // max(K, 1))), seed, **kw)
-            print(f'wrote {path}')
-        if not npz: return
-        npz = Path(npz)
-        if rank == 0: check_writable(npz.parent)
-        labels = class_blocks(n, K) if K else n
-        bs = batch_size or c.sampling.batch_size
-        part = npz.with_name(f'.{npz.name}.part{rank}') if world > 1 else npz
-        mine = sum(min(bs, n - i * bs) for i in range(rank, -(-n // bs), world))
-        wr = NpzWriter(part, mine, (c.img_size, c.img_size, c.in_chans))
-        for x, y, _ in sample_batches(model, labels, bs, seed=seed, rank=rank, world=world, progress=rank == 0, **kw):
-            wr.write(to_uint8(x), None if y is None else y.numpy())
-        wr.close()
-        if world > 1:
-            import torch.distributed as dist
-            dist.barrier()
-            if rank == 0: _merge_parts(npz, world, n, bs, labels, (c.img_size, c.img_size, c.in_chans))
-            dist.barrier()
-        if rank == 0: print(f'wrote {npz}: {n} samples, arr_0 uint8 {(n, c.img_size, c.img_size, c.in_chans)}' + (', labels arr_1' if K else ''))
-    finally:
-        import torch.distributed as dist
-        if world > 1 and dist.is_initialized(): dist.destroy_process_group()
+        with _usage():
+            if rank == 0: save_samples_grid(model, fig, 8, seed, sampling=s); print(f'wrote {fig}')
+            if not npz: return
+            n = n or 10 * max(K, 1)
+            if write_samples_npz(model, npz, n, s.batch_size, seed, rank, world, force, progress=rank == 0, sampling=s):
+                c = model.cfg
+                print(f'wrote {npz}: {n} samples, arr_0 uint8 {(n, c.img_size, c.img_size, c.in_chans)}' + (', labels arr_1' if K else ''))
+    finally: _close_processes(world)
 
-def _merge_parts(npz: Path, world: int, n: int, bs: int, labels, shape):
-    "Merge the per-process parts (chunks rank, rank+world, ...) into one .npz in chunk order, chunk by chunk."
-    parts = [npz.with_name(f'.{npz.name}.part{r}') for r in range(world)]
-    readers = [_read_npz_rows(p, 'arr_0') for p in parts]
-    for r in readers: next(r)
-    wr = NpzWriter(npz, n, shape)
-    for i in range(-(-n // bs)):
-        k = min(bs, n - i * bs)
-        wr.write(readers[i % world].send(k), None if isinstance(labels, int) else labels[i * bs:i * bs + k].numpy())
-    wr.close()
-    for p in parts: p.unlink()
-
-# %% ../nbs/14_cli.ipynb #8ed8b3dc
+# %% ../nbs/14_cli.ipynb #02f4b7a1
 @call_parse
 def eval_run(
     run: str,                  # run folder
@@ -455,26 +249,30 @@ def eval_run(
     inception: str = None,     # local Inception-v3 weights (torchvision state dict) for the standard FID
     per_class: int = 100,      # samples per class
     items: int = 10000,        # at most this many training (and held-out) images, stratified by class
+    guidance: float = None,    # guidance weight of the samples (default: the run's sampling.guidance)
     device: str = None,        # cpu or cuda (default: CUDA when present)
     threads: int = None,       # CPU threads
 ):
     "Evaluate a trained run into RUN/metrics.json and print the table."
-    import torch, matplotlib; matplotlib.use('Agg')
+    import matplotlib; matplotlib.use('Agg')
+    from mimflow.runs import check_not_busy, check_writable, load_run, run_lock, evaluate_run, write_metrics
+    from mimflow.evaluate import format_metrics
     for name, v in (('--per-class', per_class), ('--items', items)):
         if v < 1: raise UsageError(f'{name} must be >= 1, got {v}')
-    if threads: torch.set_num_threads(threads)
     run = Path(run)
-    check_not_busy(run)
-    model, ck = load_run(run, device)
-    if data is not None:
-        d = data if data in ('digits', 'fashion-mnist') else str(Path(data).expanduser().resolve())
-        if d != model.cfg.data.source: raise UsageError(f'run {run} was trained on {model.cfg.data.source}; --data {data} differs (leave it out)')
-    check_writable(run)
-    with run_lock(run):
-        m = _evaluate(model, model.cfg, run, inception, per_class, items)
-        _write_metrics(run, m)
+    _, _, dev = _setup_processes(device, threads)
+    with _usage(run=run):
+        check_not_busy(run)
+        model, _ = load_run(run, dev)
+        if data is not None and (data if data in ('digits', 'fashion-mnist') else str(Path(data).expanduser().resolve())) != model.cfg.data.source:
+            raise UsageError(f'run {run} was trained on {model.cfg.data.source}; --data {data} differs (leave it out)')
+        check_writable(run)
+        with run_lock(run):
+            m = evaluate_run(model, inception, per_class, items, guidance)
+            write_metrics(run, m)
+    print(format_metrics(m))
 
-# %% ../nbs/14_cli.ipynb #7a021ff1
+# %% ../nbs/14_cli.ipynb #cf5634c8
 @call_parse
 def demo(
     out: str = 'runs/demo',  # output folder
@@ -487,17 +285,19 @@ def demo(
     import matplotlib; matplotlib.use('Agg')
     import torch
     from mimflow.core import seed_everything, patchify, unpatchify
-    from mimflow.data import show_images, get_dls
+    from mimflow.data import get_dls
     from mimflow.masking import PatchMasker
+    from mimflow.runs import check_writable, save_grid
     seed_everything(seed)
-    cfg = build_config(preset, None, set, **({'data.source': data} if data else {}))
-    with _usage(): x, y = get_dls(cfg, bs=16).one_batch()
+    cfg = build_config(preset, None, set, **{'data.source': data})
+    with _usage():
+        x, y = get_dls(cfg, bs=16).one_batch()
+        out = Path(out); check_writable(out)
     pt = patchify(x.cpu(), cfg.patch_size)
     _, mask = PatchMasker(1, cfg.mask).train()(pt[..., :1])
     shown = unpatchify(pt * (1 - mask), cfg.patch_size, cfg.in_chans)
-    out = Path(out); check_writable(out); out.mkdir(parents=True, exist_ok=True)
-    save_grid((torch.cat([x.cpu(), shown]) + 1) / 2, out/'masked.png', 8,
-              f'{cfg.name}: originals (top) and masked ({int(mask[0].sum())}/{cfg.num_patches} patches)')
+    with _usage(): save_grid((torch.cat([x.cpu(), shown]) + 1) / 2, out/'masked.png', 8,
+                             f'{cfg.name}: originals (top) and masked ({int(mask[0].sum())}/{cfg.num_patches} patches)')
     print(f'wrote {out/"masked.png"}')
 
 @call_parse
@@ -508,37 +308,45 @@ def export(
     img_size: int = None,      # image size (default: 28 for Fashion-MNIST, 16 for the digits)
 ):
     "Write an in-memory data set as an image folder in ImageNet's layout."
-    import torch
     from mimflow.data import digits_tensors, fashion_tensors, is_fashion_source, write_image_folder, stratified_subset, FASHION_CLASSES
+    from mimflow.runs import check_writable
     if per_class is not None and per_class < 1: raise UsageError(f'--per-class must be >= 1, got {per_class}')
-    out = Path(out); check_writable(out)
-    if out.exists() and any(out.iterdir()): raise UsageError(f'{out} is not empty; choose a new folder')
+    out = Path(out)
     with _usage():
+        check_writable(out)
+        if out.exists() and any(out.iterdir()): raise UsageError(f'{out} is not empty; choose a new folder')
         if data == 'digits': (xt, yt), (xv, yv), classes = digits_tensors(img_size or 16, 'train'), digits_tensors(img_size or 16, 'valid'), [str(i) for i in range(10)]
         elif is_fashion_source(data): (xt, yt), (xv, yv), classes = fashion_tensors('train', img_size or 28, data), fashion_tensors('valid', img_size or 28, data), FASHION_CLASSES
         else: raise UsageError(f"export reads 'digits' or Fashion-MNIST, got {data!r}")
-    if per_class:
-        it, iv = stratified_subset(yt, per_class * len(classes)), stratified_subset(yv, max(1, per_class // 10) * len(classes))
-        xt, yt, xv, yv = xt[it], yt[it], xv[iv], yv[iv]
-    write_image_folder(xt, yt, classes, out, 'train'); write_image_folder(xv, yv, classes, out, 'val')
+        if per_class:
+            it, iv = stratified_subset(yt, per_class * len(classes)), stratified_subset(yv, max(1, per_class // 10) * len(classes))
+            xt, yt, xv, yv = xt[it], yt[it], xv[iv], yv[iv]
+        write_image_folder(xt, yt, classes, out, 'train'); write_image_folder(xv, yv, classes, out, 'val')
     print(f'wrote {out}: {len(xt)} training and {len(xv)} validation images in {len(classes)} class folders')
 
-# %% ../nbs/14_cli.ipynb #a816499e
+# %% ../nbs/14_cli.ipynb #719e9aa6
 COMMANDS = dict(train=train, sample=sample, eval=eval_run, demo=demo, export=export)
+_ALIASES = {'--cfg': '--guidance', '--denoise': '--denoise-lr'}              # names of earlier releases
+
+def _help():
+    print('usage: mimflow {' + ','.join(COMMANDS) + '} [options]\n\nMIMFlow: masked image modeling + normalizing flows.\n\ncommands:')
+    for k, f in COMMANDS.items(): print(f'  {k:10s}{(f.__doc__ or "").splitlines()[0]}')
+    print("\nRun 'mimflow COMMAND --help' for a command's options.")
 
 def main(argv: list[str]|None = None):
     "Entry point of the `mimflow` command."
     argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] in ('-h', '--help'):
-        print('usage: mimflow {' + ','.join(COMMANDS) + '} [options]\n\nMIMFlow: masked image modeling + normalizing flows.\n\ncommands:')
-        for k, f in COMMANDS.items(): print(f'  {k:10s}{(f.__doc__ or "").splitlines()[0]}')
-        print("\nRun 'mimflow COMMAND --help' for a command's options.")
-        return
-    if argv[0] not in COMMANDS: _fail(f"unknown command {argv[0]!r}; choose one of {', '.join(COMMANDS)}")
-    f = COMMANDS[argv[0]]
-    args = ['--guidance' if a == '--cfg' else '--guidance=' + a[6:] if a.startswith('--cfg=') else a for a in argv[1:]]
-    try: f.__wrapped__(**_parse(f, argv[0], args))
-    except UsageError as e: _fail(str(e))
+    try:
+        if not argv or argv[0] in ('-h', '--help'): return _help()
+        if argv[0] not in COMMANDS: _fail(f"unknown command {argv[0]!r}; choose one of {', '.join(COMMANDS)}")
+        f = COMMANDS[argv[0]]
+        args = [_ALIASES.get(a.partition('=')[0], a.partition('=')[0]) + a.partition('=')[1] + a.partition('=')[2] for a in argv[1:]]
+        f.__wrapped__(**_parse(f, argv[0], args))
+        sys.stdout.flush()
+    except UsageError as e: _fail(str(e), e.code)
+    except KeyboardInterrupt: _fail('interrupted', 130)
+    except BrokenPipeError:                                             # the reader went away: no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno()); sys.exit(0)
 
 def _parse(f, name, args):
     from fastcore.script import anno_parser

@@ -6,15 +6,16 @@ Docs: https://mimflow.github.io/mimflow/config.html.md"""
 
 # %% ../nbs/01_config.ipynb #4af82024
 from __future__ import annotations
-import dataclasses, json, math, typing
+import dataclasses, json, math, typing, warnings
 from dataclasses import dataclass, field, fields, asdict, is_dataclass
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['CONFIG_VERSION', 'presets', 'Geometry', 'DataConfig', 'MaskConfig', 'ViTConfig', 'EncoderConfig', 'DecoderConfig',
-           'FlowConfig', 'AuxConfig', 'LossConfig', 'OptimConfig', 'Phase2Config', 'SamplingConfig', 'MIMFlowConfig',
-           'config_to_dict', 'flat_items', 'resolve_key', 'coerce', 'config_from_dict', 'replace', 'save_config',
-           'load_config', 'micro', 'tiny', 'mimflow_l', 'small', 'get_preset']
+__all__ = ['PERC_NETS', 'CONFIG_VERSION', 'presets', 'Geometry', 'DataConfig', 'MaskConfig', 'ViTConfig', 'EncoderConfig',
+           'DecoderConfig', 'FlowConfig', 'AuxConfig', 'LossConfig', 'OptimConfig', 'Phase2Config', 'SamplingConfig',
+           'MIMFlowConfig', 'config_to_dict', 'flat_items', 'resolve_key', 'coerce', 'settings_from_dict',
+           'config_from_dict', 'replace', 'save_config', 'read_settings', 'load_config', 'micro', 'tiny', 'mimflow_l',
+           'small', 'get_preset']
 
 # %% ../nbs/01_config.ipynb #a1c4a642
 def _need(ok: bool, msg: str):
@@ -58,7 +59,8 @@ class MaskConfig:
     std: float = 0.25
     per_sample: bool = False        # one ratio per image instead of per batch
     def __post_init__(self):
-        _need(0 <= self.min <= self.max < 1, f'mask ratio range [mask.min, mask.max] = [{self.min}, {self.max}] must lie in [0, 1)')
+        _need(0 <= self.min < 1 and 0 <= self.max < 1, f'mask ratios mask.min = {self.min} and mask.max = {self.max} must lie in [0, 1)')
+        _need(self.min <= self.max, f'mask.min = {self.min} is above mask.max = {self.max}')
         _need(self.std > 0, f'mask.std must be > 0, got {self.std}')
 
 @dataclass
@@ -113,18 +115,22 @@ class AuxConfig(ViTConfig):
     def __post_init__(self):
         super().__post_init__(); self.teachers = tuple(self.teachers)
 
+PERC_NETS = ('auto', 'lpips', 'learned', 'random')
+
 @dataclass
 class LossConfig:
-    "Weights of the loss terms (the reconstruction MSE is in [0,1] pixel units, as in the paper)."
+    "Phase-1 weights of the loss terms (the reconstruction MSE is in [0,1] pixel units, as in the paper), and the perceptual network."
     nll: float = 1.
     rec: float = 1.
-    perc: float = 0.
+    perc: float = 0.                # on the perceptual mix (LPIPS + 0.1 logits)/1.1: the paper's 1.1 is LPIPS 1 + ConvNeXt 0.1
     teacher: float = 1.
     hog: float = 1.
     repa: float = 0.1
-    gan: float = 0.05               # phase 2
+    perc_net: str = 'auto'          # 'lpips' (VGG/ConvNeXt weights on disk), 'learned' (from the data set), 'random' (tests); 'auto': lpips if on disk
     def __post_init__(self):
-        for f in fields(self): _need(getattr(self, f.name) >= 0, f'loss.{f.name} must be >= 0, got {getattr(self, f.name)}')
+        for f in fields(self):
+            if f.name != 'perc_net': _need(getattr(self, f.name) >= 0, f'loss.{f.name} must be >= 0, got {getattr(self, f.name)}')
+        _need(self.perc_net in PERC_NETS, f'loss.perc_net must be one of {PERC_NETS}, got {self.perc_net!r}')
 
 @dataclass
 class OptimConfig:
@@ -154,15 +160,25 @@ class OptimConfig:
 
 @dataclass
 class Phase2Config:
-    "Phase 2: the decoder fine-tuned with perceptual and GAN losses, everything else frozen."
+    "Phase 2: the decoder fine-tuned with its own loss weights (the release's), everything else frozen."
+    run: bool = False               # `mimflow train` runs phase 2 right after phase 1
     epochs: int = 2
+    steps: int|None = None          # total optimizer steps, when set: overrides epochs
     lr: float = 1e-4
+    schedule: str = 'constant'      # 'constant' (the release) or 'cosine'
+    rec: float = 1.                 # L2 reconstruction, [0,1] units
+    perc: float = 1.1               # perceptual mix (LPIPS + 0.1 logits)/1.1, i.e. LPIPS 1 + ConvNeXt 0.1
+    gan: float = 0.05               # generator's hinge term
+    disc_start: int = 0             # phase-2 steps before the discriminator and GAN term switch on (0: from the first)
     disc_ndf: int = 16              # PatchGAN width (64 in the paper)
     disc_layers: int = 2            # PatchGAN downsampling layers (3 in the paper)
     mask: bool = True               # encode masked images, as in phase 1
     def __post_init__(self):
         _need(self.epochs >= 1, f'phase2.epochs must be >= 1, got {self.epochs}')
+        _need(self.steps is None or self.steps >= 1, f'phase2.steps must be >= 1, got {self.steps}')
         _need(self.lr > 0, f'phase2.lr must be > 0, got {self.lr}')
+        _need(self.schedule in ('constant', 'cosine'), f"phase2.schedule must be 'constant' or 'cosine', got {self.schedule!r}")
+        for k in ('rec', 'perc', 'gan', 'disc_start'): _need(getattr(self, k) >= 0, f'phase2.{k} must be >= 0, got {getattr(self, k)}')
 
 @dataclass
 class SamplingConfig:
@@ -173,20 +189,27 @@ class SamplingConfig:
     rule: str = 'ab'                # 'ab' (TarFlow) or 'gaussian' (STARFlow)
     temperature: float = 1.         # scale of the base noise
     denoise_lr: float = 0.          # step along the flow's score after sampling; 1 = Tweedie's posterior mean
+    interval_mode: str = 'position' # 'position' (above) or 'blocks': guide only the first ceil(interval*K) blocks in sampling order
     solver: str = 'cached'          # 'cached' (one token at a time) or 'jacobi' (groups of tokens by fixed-point iteration)
     group_size: int|None = None     # jacobi: steps per group (None = all of them)
     tol: float = 1e-5               # jacobi: stop a group when no token moves more than this
+    max_iters: int|None = None      # jacobi: cap on a group's iterations (None: its length, always exact)
+    compile: bool|None = None       # one-token steps through torch.compile (None: where it pays, long sequences)
     batch_size: int = 256           # samples drawn per chunk (bounds memory)
     def __post_init__(self):
+        for k in ('guidance', 'temperature', 'denoise_lr', 'interval', 'tol'):
+            _need(math.isfinite(getattr(self, k)), f'sampling.{k} must be a finite number, got {getattr(self, k)}')
         _need(self.guidance >= 0, f'sampling.guidance must be >= 0, got {self.guidance}')
         _need(self.temperature > 0, f'sampling.temperature must be > 0, got {self.temperature}')
         _need(self.rule in ('ab', 'gaussian'), f"sampling.rule must be 'ab' or 'gaussian', got {self.rule!r}")
         _need(self.solver in ('cached', 'jacobi'), f"sampling.solver must be 'cached' or 'jacobi', got {self.solver!r}")
+        _need(self.interval_mode in ('position', 'blocks'), f"sampling.interval_mode must be 'position' or 'blocks', got {self.interval_mode!r}")
+        _need(self.max_iters is None or self.max_iters >= 1, f'sampling.max_iters must be >= 1, got {self.max_iters}')
         _need(self.group_size is None or self.group_size >= 1, f'sampling.group_size must be >= 1, got {self.group_size}')
         _need(self.batch_size >= 1, f'sampling.batch_size must be >= 1, got {self.batch_size}')
 
 # %% ../nbs/01_config.ipynb #e2276add
-CONFIG_VERSION = 2
+CONFIG_VERSION = 3
 
 @dataclass
 class MIMFlowConfig:
@@ -227,6 +250,9 @@ class MIMFlowConfig:
         _need(self.num_classes >= 0, f'num_classes must be >= 0 (0 = unconditional), got {self.num_classes}')
         _need(self.num_latent_tokens >= 2 and self.latent_dim >= 1, f'the latent needs >= 2 tokens of >= 1 dims, got {self.num_latent_tokens} x {self.latent_dim}')
         _need(self.sigma >= 0 and self.noise_gamma >= 0, f'sigma and noise_gamma must be >= 0, got {self.sigma}, {self.noise_gamma}')
+        if self.sigma * self.noise_gamma == 0:
+            warnings.warn('sigma * noise_gamma = 0: the latent gets no noise, so the flow models a noiseless latent and the decoder '
+                          'never learns to read noisy ones; the method relies on the noise (MIMFlow, Sec. 3)')
         _need(self.version == CONFIG_VERSION, f'config version {self.version} is not the version {CONFIG_VERSION} this mimflow reads')
 
 # %% ../nbs/01_config.ipynb #5a625325
@@ -315,11 +341,11 @@ _V1 = dict(mask_ratio_min='mask.min', mask_ratio_max='mask.max', mask_ratio_mean
 _V1.update({f'{a}_{k}': f'{b}.{k}' for a, b in (('enc', 'encoder'), ('dec', 'decoder'), ('aux', 'aux'))
             for k in ('dim', 'depth', 'heads', 'mlp_ratio', 'drop_path')})
 _V1.update({f'flow_{k}': f'flow.{k}' for k in ('channels', 'head_dim', 'mlp_ratio')})
-_V1.update({f'w_{k}': f'loss.{k}' for k in ('nll', 'rec', 'perc', 'teacher', 'hog', 'repa', 'gan')})
+_V1.update({f'w_{k}': f'loss.{k}' for k in ('nll', 'rec', 'perc', 'teacher', 'hog', 'repa')}, w_gan='phase2.gan')
 _V1.update({k: f'optim.{k}' for k in ('lr', 'betas', 'wd', 'clip', 'ema_decay', 'batch_size', 'epochs', 'warmup_frac', 'nll_warmup_frac')})
 
 def _from_v1(d: dict) -> dict:
-    "A version-1 (flat) config dict as dotted keys of version 2."
+    "A version-1 (flat) config dict as dotted keys of the current version."
     top = {f.name for f in fields(MIMFlowConfig)} - set(_groups())
     if unknown := sorted(k for k in d if k not in _V1 and k not in top): raise ValueError(f'unknown keys in a version-1 config: {unknown}')
     return {_V1.get(k, k): v for k, v in d.items()}
@@ -349,15 +375,20 @@ def _build(flat: dict) -> MIMFlowConfig:
         else: raise ValueError(f'unknown config key {key!r}')
     return MIMFlowConfig(**top, **{g: groups[g](**kw) for g, kw in sub.items()})
 
-def config_from_dict(d: dict) -> MIMFlowConfig:
-    "Build a config from a (nested, as saved; or version-1 flat) dict, rejecting unknown keys and bad values by name."
+def settings_from_dict(d: dict) -> dict:
+    "{dotted name: value} of a (nested, as saved; or version-1 flat) dict of settings, earlier versions translated; values unchecked."
     d = dict(d)
     v = d.pop('version', None)
     if v is None and not any(isinstance(x, dict) for k, x in d.items() if k in _groups()): flat = _from_v1(d)
-    elif v not in (None, CONFIG_VERSION):
+    elif v not in (None, 2, CONFIG_VERSION):
         raise ValueError(f'config version {v} was written by a newer mimflow than this one (reads versions 1-{CONFIG_VERSION}); upgrade mimflow')
     else: flat = _flatten(d)
-    return _build(flat)
+    if 'loss.gan' in flat: flat['phase2.gan'] = flat.pop('loss.gan')       # version 2
+    return flat
+
+def config_from_dict(d: dict) -> MIMFlowConfig:
+    "Build a config from a (nested, as saved; or version-1 flat) dict, rejecting unknown keys and bad values by name."
+    return _build(settings_from_dict(d))
 
 def replace(cfg: MIMFlowConfig, **kw) -> MIMFlowConfig:
     "A copy of `cfg` with settings changed: dotted names (`**{'flow.channels': 64}`), `flow__channels=64`, or unique last parts."
@@ -370,8 +401,8 @@ def replace(cfg: MIMFlowConfig, **kw) -> MIMFlowConfig:
 
 def save_config(cfg: MIMFlowConfig, path): Path(path).write_text(json.dumps(config_to_dict(cfg), indent=1))
 
-def load_config(path) -> MIMFlowConfig:
-    "A config from a JSON (or, with PyYAML installed, YAML) file; errors name the file."
+def read_settings(path) -> dict:
+    "{dotted name: value} of a JSON (or, with PyYAML installed, YAML) file of settings, whole or partial; errors name the file."
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f'config file not found: {path}')
     text = path.read_text()
@@ -382,7 +413,11 @@ def load_config(path) -> MIMFlowConfig:
         else: d = json.loads(text)
     except Exception as e: raise ValueError(f'config file {path} does not parse: {type(e).__name__}: {str(e).splitlines()[0]}') from None
     if not isinstance(d, dict): raise ValueError(f'config file {path} must hold a mapping of settings, got {type(d).__name__}')
-    return config_from_dict(d)
+    return settings_from_dict(d)
+
+def load_config(path) -> MIMFlowConfig:
+    "A config from a JSON or YAML file (`read_settings`)."
+    return _build(read_settings(path))
 
 # %% ../nbs/01_config.ipynb #3c6141b8
 def _preset(base: dict, kw: dict) -> MIMFlowConfig:
@@ -410,7 +445,7 @@ def mimflow_l(**kw) -> MIMFlowConfig:
         'encoder.rope': True, 'decoder.dim': 768, 'decoder.depth': 12, 'decoder.heads': 12, 'decoder.drop_path': 0.05,
         'flow.channels': 1024, 'flow.layers_per_block': [2, 2, 2, 2, 2, 2, 2, 20], 'flow.head_dim': 64,
         'aux.dim': 192, 'aux.depth': 6, 'aux.heads': 3, 'aux.teachers': ('dinov2', 'siglip'), 'aux.hog': False,
-        'aux.repa_hidden': 1024, 'loss.perc': 1., 'optim.lr': 1e-4, 'optim.ema_decay': 0.9999, 'optim.batch_size': 256,
+        'aux.repa_hidden': 1024, 'loss.perc': 1.1, 'optim.lr': 1e-4, 'optim.ema_decay': 0.9999, 'optim.batch_size': 256,
         'optim.epochs': 90, 'optim.validate': False, 'phase2.disc_ndf': 64, 'phase2.disc_layers': 3,
         'sampling.guidance': 2., 'sampling.batch_size': 64, 'data.source': 'imagenet'}, kw)
 

@@ -6,7 +6,7 @@ Docs: https://mimflow.github.io/mimflow/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #2b67fe42
 from __future__ import annotations
-import os, random, tempfile, warnings
+import hashlib, importlib.util, os, random, re, tempfile, warnings
 from pathlib import Path
 import numpy as np
 import torch
@@ -17,8 +17,9 @@ from torch import Tensor
 warnings.filterwarnings('ignore', message=r'`torch\.jit\.script` is deprecated', category=FutureWarning)
 
 # %% auto #0
-__all__ = ['seed_everything', 'default_device', 'patchify', 'unpatchify', 'count_params', 'atomic_write', 'in_test', 'set_shard',
-           'shard_rand', 'shard_randn']
+__all__ = ['PRETRAINED', 'seed_everything', 'default_device', 'patchify', 'unpatchify', 'count_params', 'atomic_write',
+           'assert_all', 'in_test', 'shipped_path', 'net_path', 'cache_dir', 'tensor_digest', 'save_tensors',
+           'load_tensors', 'set_shard', 'shard_rand', 'shard_randn']
 
 # %% ../nbs/00_core.ipynb #5823e2b7
 def seed_everything(seed: int = 0):
@@ -57,22 +58,86 @@ def count_params(m: torch.nn.Module, trainable: bool|None = None) -> int:
     "Number of parameters of `m` (only trainable or frozen ones when `trainable` is given)."
     return sum(p.numel() for p in m.parameters() if trainable is None or p.requires_grad == trainable)
 
+def _umask() -> int:
+    m = os.umask(0); os.umask(m); return m
+
 def atomic_write(path, write_fn):
-    "Call `write_fn(tmp_path)`, then rename the temporary file onto `path`: readers never see a partial file."
+    "Call `write_fn(tmp_path)`, then rename the temporary file onto `path`: readers never see a partial file. The mode follows the umask."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp'); os.close(fd)
     try:
-        write_fn(tmp); os.replace(tmp, path)
+        write_fn(tmp); os.chmod(tmp, 0o666 & ~_umask()); os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp): os.remove(tmp)
         raise
     return path
 
+def assert_all(ok: Tensor, message: str, detail=None):
+    "A ValueError(`message` + `detail()`) unless `ok` is all true; on an accelerator an asynchronous device assert, so a step never waits for the check."
+    if ok.device.type == 'cpu':
+        if not bool(ok.all()): raise ValueError(message + (detail() if detail else ''))
+    else: torch._assert_async(ok.all(), message)
+
 def in_test() -> bool:
     "True while notebooks run under `nbdev-test` (use it to shrink workloads, never to skip asserts)."
     return bool(os.environ.get('IN_TEST'))
 
+PRETRAINED = Path(importlib.util.find_spec('mimflow').origin).parent/'pretrained'   # the files shipped with the package
+
+def _slug(data_id: str) -> str: return re.sub(r'[^a-z0-9]+', '-', data_id.lower()).strip('-')
+
+def shipped_path(kind: str, data_id: str) -> Path:
+    "Where the package ships network `kind` ('classifier', 'perceptual') of data set `data_id`."
+    return PRETRAINED/f'{_slug(data_id)}-{kind}.safetensors'
+
+def net_path(kind: str, data_id: str) -> Path:
+    "The file of network `kind` of data set `data_id`: the shipped one if mimflow has it, else its place in the cache."
+    if (p := shipped_path(kind, data_id)).is_file(): return p
+    return cache_dir(kind)/f'{_slug(data_id)[-48:]}-{hashlib.sha1(data_id.encode()).hexdigest()[:8]}.safetensors'
+
+def cache_dir(*parts: str) -> Path:
+    "mimflow's cache folder (`$MIMFLOW_CACHE`, else `~/.cache/mimflow`), or a folder inside it; created on demand."
+    d = Path(os.environ.get('MIMFLOW_CACHE') or Path.home()/'.cache'/'mimflow').expanduser().joinpath(*parts)
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
 # %% ../nbs/00_core.ipynb #ec131aaa
+def tensor_digest(obj) -> str:
+    "SHA-256 (hex) of every tensor in `obj` (a tensor, or dicts/lists/tuples of them), with its path, dtype and shape."
+    h = hashlib.sha256()
+    def walk(o, path):
+        if isinstance(o, Tensor):
+            t = o.detach().cpu().contiguous()
+            h.update(f'{path}|{t.dtype}|{tuple(t.shape)}|'.encode()); h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        elif isinstance(o, dict):
+            for k in sorted(o, key=str): walk(o[k], f'{path}/{k}')
+        elif isinstance(o, (list, tuple)):
+            for i, v in enumerate(o): walk(v, f'{path}/{i}')
+    walk(obj, '')
+    return h.hexdigest()
+
+def save_tensors(path, tensors: dict[str, Tensor], meta: dict|None = None) -> Path:
+    "Write `tensors` and JSON-able `meta` as one safetensors file, atomically, with their `tensor_digest`."
+    import json
+    from safetensors.torch import save_file
+    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    header = dict(format='pt', mimflow=json.dumps(meta or {}), sha256=tensor_digest(tensors))
+    return atomic_write(path, lambda f: save_file(tensors, f, metadata=header))
+
+def load_tensors(path, what: str = 'weights file') -> tuple[dict[str, Tensor], dict]:
+    "(tensors, meta) of a file written by `save_tensors`; a one-line error for a missing, unreadable or damaged file."
+    import json
+    from safetensors import safe_open
+    path = Path(path)
+    if not path.is_file(): raise FileNotFoundError(f'{what} not found: {path}')
+    try:
+        with safe_open(str(path), 'pt') as f: header, tensors = f.metadata() or {}, {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as e: raise ValueError(f'{what} {path} is not a readable safetensors file ({type(e).__name__}: {str(e)[:120]})') from None
+    if 'sha256' in header and tensor_digest(tensors) != header['sha256']:
+        raise ValueError(f'{what} {path} is damaged: its tensors do not match the checksum stored with them')
+    return tensors, json.loads(header.get('mimflow', '{}'))
+
+# %% ../nbs/00_core.ipynb #3d20f5be
 _SHARD = [0, 1]
 
 def set_shard(index: int, count: int):
@@ -80,12 +145,16 @@ def set_shard(index: int, count: int):
     if not 0 <= index < count: raise ValueError(f'shard {index} of {count} does not exist')
     _SHARD[:] = [index, count]
 
+def _draw(fn, shape, device, generator) -> Tensor:
+    "fn(shape) for every shard, on the generator's device (the default generator: on `device`, so a GPU step never waits), this shard's rows."
+    i, k = _SHARD
+    where = generator.device if generator is not None else (device if device is not None else 'cpu')
+    return fn(shape[0] * k, *shape[1:], generator=generator, device=where).to(device)[i * shape[0]:(i + 1) * shape[0]]
+
 def shard_rand(*shape: int, device=None, generator: torch.Generator|None = None) -> Tensor:
     "Uniform draws of `shape` (rows first) for this shard: drawn for all shards, this shard's rows returned."
-    i, k = _SHARD
-    return torch.rand(shape[0] * k, *shape[1:], generator=generator).to(device)[i * shape[0]:(i + 1) * shape[0]]
+    return _draw(torch.rand, shape, device, generator)
 
 def shard_randn(*shape: int, device=None, generator: torch.Generator|None = None) -> Tensor:
     "Standard normal draws of `shape` (rows first) for this shard: drawn for all shards, this shard's rows returned."
-    i, k = _SHARD
-    return torch.randn(shape[0] * k, *shape[1:], generator=generator).to(device)[i * shape[0]:(i + 1) * shape[0]]
+    return _draw(torch.randn, shape, device, generator)

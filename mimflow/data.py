@@ -6,7 +6,7 @@ Docs: https://mimflow.github.io/mimflow/data.html.md"""
 
 # %% ../nbs/02_data.ipynb #b139f5e4
 from __future__ import annotations
-import gzip, math, os, random, struct
+import contextlib, gzip, math, os, random, struct
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import numpy as np
@@ -18,14 +18,15 @@ from fastcore.basics import chunked
 from .core import shard_rand
 from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
+from fastai.callback.core import Callback
 from .config import MIMFlowConfig
 
 # %% auto #0
 __all__ = ['FASHION_DIR', 'FASHION_CLASSES', 'FASHION_FILES', 'FASHION_VALID', 'IMG_EXTS', 'GRAY_MODES', 'digits_tensors',
            'read_idx', 'write_idx', 'fashion_dir', 'is_fashion_source', 'fashion_tensors', 'center_crop_arr',
            'scan_images', 'bad_files_error', 'ImageFolderDataset', 'folder_splits', 'TensorPairs', 'stratified_subset',
-           'data_splits', 'stack', 'micro_batch', 'random_flip', 'get_dls', 'write_image_folder', 'show_images',
-           'TensorDL', 'tensor_dls']
+           'data_splits', 'stack', 'data_id', 'labelled_data', 'micro_batch', 'random_flip', 'get_dls',
+           'write_image_folder', 'show_images', 'TensorDL', 'tensor_dls', 'RandomShift', 'fit_classifier']
 
 # %% ../nbs/02_data.ipynb #b2cf906f
 def digits_tensors(size: int = 16, split: str = 'all', seed: int = 0) -> tuple[Tensor, Tensor]:
@@ -132,21 +133,29 @@ def _class_files(root: Path) -> tuple[list[str], list[tuple[Path, int]]]:
     items = []
     for i, c in enumerate(classes):
         for f in sorted((root/c).rglob('*')):
-            if f.is_dir() or f.name.startswith('.'): continue
-            if f.suffix.lower() not in IMG_EXTS: raise ValueError(f'not an image file: {f} (allowed extensions: {sorted(IMG_EXTS)})')
-            items.append((f, i))
+            if not (f.is_dir() or f.name.startswith('.')): items.append((f, i))      # other files: named by the scan
     if not items: raise ValueError(f'no images found in the class folders of {root}')
     return classes, items
 
+def _gray_palette(img: Image.Image) -> bool:
+    "Whether a palette image's colours are all greys."
+    pal = img.getpalette() or []
+    return all(pal[i] == pal[i + 1] == pal[i + 2] for i in range(0, len(pal) - 2, 3))
+
 def _check_file(path: Path, size: int, in_chans: int) -> str|None:
     "The problem with image file `path` for a `size`-pixel crop with `in_chans` channels, or None."
+    if path.suffix.lower() not in IMG_EXTS: return f'not an image file (allowed extensions: {", ".join(sorted(IMG_EXTS))})'
     try:
         with Image.open(path) as img:
             w, h, mode = *img.size, img.mode
             img.verify()
+        if gray_pal := mode in ('P', 'PA'):
+            with Image.open(path) as img: gray_pal = _gray_palette(img)
     except Exception as e: return f'corrupt or unreadable ({type(e).__name__}: {str(e)[:80]})'
     if min(w, h) < size: return f'{w}x{h}, smaller than the {size} px crop'
-    gray = mode in GRAY_MODES
+    if mode == 'F': return 'a 32-bit float image (mode F), whose range is not defined: save it with 8 or 16 bits'
+    gray = mode in GRAY_MODES or gray_pal
+    if gray_pal: mode = f'{mode}, a palette of greys'
     if gray and in_chans == 3: return f'grayscale ({mode}) but the run expects RGB: set in_chans=1 if the data set is grayscale'
     if not gray and in_chans == 1: return f'colour ({mode}) but the run expects grayscale: set in_chans=3 if the data set is RGB'
     return None
@@ -177,7 +186,10 @@ class ImageFolderDataset:
         f, y = self.items[i]
         img = _open_image(f)
         if min(img.size) < self.size: raise ValueError(f'image {f} is {img.size[0]}x{img.size[1]}, smaller than the {self.size} px crop')
-        img = center_crop_arr(img.convert('RGB' if self.in_chans == 3 else 'L'), self.size)
+        if img.mode.startswith('I') and self.in_chans == 1:            # 16 bits (I;16, or I as PIL reads 16-bit PNGs): keep every level
+            img = Image.fromarray(np.asarray(img, dtype=np.float32) * (255 / 65535), mode='F')
+        else: img = img.convert('RGB' if self.in_chans == 3 else 'L')
+        img = center_crop_arr(img, self.size)
         x = torch.from_numpy(np.asarray(img, dtype=np.float32).copy()) / 127.5 - 1
         return (x.permute(2, 0, 1) if x.ndim == 3 else x[None]), torch.tensor(y)
 
@@ -185,7 +197,8 @@ class ImageFolderDataset:
 def folder_splits(path, valid_pct: float = 0.1, seed: int = 42) -> tuple[list[str], list, list]:
     "Classes and (train, valid) items of an image folder: `train/` + `val/` if present, else a seeded split."
     root = Path(path).expanduser()
-    if (root/'train').is_dir() and ((root/'val').is_dir() or (root/'valid').is_dir()):
+    if (root/'train').is_dir() and not ((root/'val').is_dir() or (root/'valid').is_dir()): root = root/'train'   # train/ alone: split it
+    elif (root/'train').is_dir():
         classes, train = _class_files(root/'train')
         vclasses, valid = _class_files(root/'val' if (root/'val').is_dir() else root/'valid')
         if vclasses != classes: raise ValueError(f'train and val class folders differ under {root}: {sorted(set(classes) ^ set(vclasses))[:5]}')
@@ -230,7 +243,8 @@ def data_splits(cfg: MIMFlowConfig, progress: bool = False) -> tuple[object, obj
         train = ImageFolderDataset([it for it in tr if it[0] not in bad], cfg.img_size, cfg.in_chans)
         valid = ImageFolderDataset([it for it in va if it[0] not in bad], cfg.img_size, cfg.in_chans)
     if cfg.num_classes and len(classes) != cfg.num_classes:
-        raise ValueError(f'the data has {len(classes)} classes but the run has num_classes={cfg.num_classes}; set num_classes={len(classes)}')
+        fix = f'set num_classes={len(classes)}' if len(classes) > 1 else f'one class ({classes[0]!r}) cannot condition anything: set num_classes=0 (unconditional)'
+        raise ValueError(f'the data has {len(classes)} classes but the run has num_classes={cfg.num_classes}; {fix}')
     if not len(valid): raise ValueError(f'the held-out split of {src} is empty')
     return train, valid, classes
 
@@ -239,6 +253,16 @@ def stack(ds, idx: Tensor|None = None) -> tuple[Tensor, Tensor]:
     if isinstance(ds, TensorPairs): return (ds.x, ds.y) if idx is None else (ds.x[idx], ds.y[idx])
     xs, ys = zip(*(ds[i] for i in (range(len(ds)) if idx is None else idx.tolist())))
     return torch.stack(xs), torch.stack(ys)
+
+def data_id(cfg: MIMFlowConfig) -> str:
+    "The data a network learned from the run's images is trained on: its source at the run's image size and channels."
+    return f'{cfg.data.source} {cfg.in_chans}x{cfg.img_size}px'
+
+def labelled_data(cfg: MIMFlowConfig, max_train: int = 60000, max_valid: int = 10000) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    "(x_train, y_train, x_valid, y_valid), images in [-1,1]: stratified subsets of at most `max_train` and `max_valid` images."
+    train, valid, _ = data_splits(cfg)
+    pick = lambda ds, n: None if len(ds) <= n else stratified_subset(ds.targets, n, cfg.data.split_seed)
+    return (*stack(train, pick(train, max_train)), *stack(valid, pick(valid, max_valid)))
 
 # %% ../nbs/02_data.ipynb #17c260dd
 def micro_batch(cfg: MIMFlowConfig, world: int = 1) -> int:
@@ -311,3 +335,24 @@ def tensor_dls(x_train: Tensor, y_train: Tensor, x_valid: Tensor, y_valid: Tenso
     "fastai DataLoaders over in-memory (x, y) tensors."
     return DataLoaders(TensorDL((x_train, y_train), bs=bs, shuffle=True, drop_last=len(x_train) > bs),
                        TensorDL((x_valid, y_valid), bs=max(bs, 256)), device=device or 'cpu')
+
+class RandomShift(Callback):
+    "Training-time random translation by up to `px` pixels (roll), one shift per batch."
+    def __init__(self, px: int = 1): self.px = px
+    def before_batch(self):
+        if not self.training or self.px == 0: return
+        s = torch.randint(-self.px, self.px + 1, (2,)).tolist()
+        self.learn.xb = (torch.roll(self.xb[0], s, (2, 3)),)
+
+def fit_classifier(model: torch.nn.Module, x_train: Tensor, y_train: Tensor, x_valid: Tensor, y_valid: Tensor, epochs: int,
+                   lr: float = 3e-3, bs: int = 64, shift: int = 1, progress: bool = False, device=None) -> float:
+    "Train `model` (images -> logits) with cross-entropy on the tensors (seed before building it); return its held-out accuracy (eval mode, on the CPU)."
+    from fastai.learner import Learner
+    from fastai.optimizer import Adam
+    from fastai.callback.schedule import fit_one_cycle  # noqa: F401 (patches Learner)
+    learn = Learner(tensor_dls(x_train, y_train, x_valid, y_valid, bs, device), model, loss_func=torch.nn.CrossEntropyLoss(),
+                    opt_func=Adam, cbs=RandomShift(shift))
+    with (contextlib.nullcontext() if progress else learn.no_bar()), learn.no_logging(): learn.fit_one_cycle(epochs, lr)
+    model.cpu().eval()
+    with torch.no_grad(): pred = torch.cat([model(x_valid[i:i + 256]).argmax(1) for i in range(0, len(x_valid), 256)])
+    return (pred == y_valid).float().mean().item()

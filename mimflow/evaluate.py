@@ -11,13 +11,13 @@ from pathlib import Path
 import torch
 from torch import Tensor
 from .fid import FIDScorer, InceptionFeatures, to_unit
-from .classifier import domain_classifier, predict
+from .classifier import classifier_for, predict
 from .model import sample_batches
 from .probe import extract_features, linear_probe
 from .flow import nll_to_bpd
 
 # %% auto #0
-__all__ = ['heldout_metrics', 'evaluate', 'format_metrics']
+__all__ = ['heldout_metrics', 'evaluate', 'decoder_metrics', 'reconstructions', 'format_metrics']
 
 # %% ../nbs/13a_evaluate.ipynb #571ec82d
 @torch.no_grad()
@@ -34,36 +34,60 @@ def heldout_metrics(model, x: Tensor, y: Tensor, bs: int = 256) -> dict:
     return dict(latent_bpd=nll_to_bpd(nll / n), recon_psnr=10 * math.log10(1 / (se / n)) if se else None)
 
 # %% ../nbs/13a_evaluate.ipynb #7d38cf8d
-def evaluate(model, x_train: Tensor, y_train: Tensor, x_valid: Tensor, y_valid: Tensor, run_dir=None,
-             n_per_class: int = 100, probe_epochs: int = 30, inception_path=None, seed: int = 0, data_id: str = '',
-             batch_size: int|None = None, keep_per_class: int = 10, progress: bool = False, classifier=None) -> tuple[dict, Tensor]:
-    "All metrics of a trained model (use the EMA copy) on a train/held-out split of images in [-1,1]; also a few samples per class (class-major)."
+def evaluate(model, x_train: Tensor, y_train: Tensor, x_valid: Tensor, y_valid: Tensor, classifier=None,
+             n_per_class: int = 100, probe_epochs: int = 30, inception_path=None, seed: int = 0,
+             batch_size: int|None = None, keep_per_class: int = 10, progress: bool = False, guidance: float|None = None) -> tuple[dict, Tensor]:
+    "All metrics of a trained model (use the EMA copy) on a train/held-out split of images in [-1,1] (samples at `guidance`, default the config's); also a few samples per class (class-major)."
     c = model.cfg
     torch.manual_seed(seed)
     out = heldout_metrics(model, x_valid, y_valid)
-    clf = classifier or domain_classifier(to_unit(x_train), y_train, to_unit(x_valid), y_valid,
-                                          None if run_dir is None else Path(run_dir)/'domain_classifier.pt', seed=seed, data_id=data_id)
+    clf = classifier or classifier_for(c, lambda: (x_train, y_train, x_valid, y_valid), progress=progress)
     out['domain_classifier_acc'] = clf.valid_acc
     K = max(c.num_classes, 1)
     labels = torch.arange(K).repeat_interleave(n_per_class) if c.num_classes else K * n_per_class
     fid = FIDScorer(clf.feature_net()).update(to_unit(x_train), real=True)
+    fid_d = FIDScorer(clf.detail_net()).update(to_unit(x_train), real=True)
     inc = FIDScorer(InceptionFeatures(inception_path)).update(to_unit(x_train), real=True) if inception_path else None
     bs, keep = batch_size or c.sampling.batch_size, min(keep_per_class, n_per_class)
     correct, kept, t = 0, [], time.time()
-    for s, y, i in sample_batches(model, labels, bs, seed=seed, progress=progress):
-        fid.update(s, real=False)
+    for s, y, i in sample_batches(model, labels, bs, seed=seed, progress=progress, sampling=model.sampling_config(guidance=guidance)):
+        fid.update(s, real=False); fid_d.update(s, real=False)
         if inc is not None: inc.update(s, real=False)
         if y is not None: correct += (predict(clf, s) == y).sum().item()
         pos = torch.arange(i * bs, i * bs + len(s))                      # class-major: the first `keep` of each class
         kept.append(s[pos % n_per_class < keep])
     out['samples_per_s'] = (len(labels) if torch.is_tensor(labels) else labels) / (time.time() - t)
-    out['fid_domain'] = fid.compute()
+    out['fid_domain'], out['fid_detail'] = fid.compute(), fid_d.compute()
     if c.num_classes: out['class_acc'] = correct / len(labels)
     if inc is not None: out['fid_inception'] = inc.compute()
     dev = next(model.parameters()).device
     f_tr, _ = extract_features(model.features, x_train, device=dev); f_va, _ = extract_features(model.features, x_valid, device=dev)
     out['probe_top1'] = linear_probe(f_tr, y_train, f_va, y_valid, epochs=probe_epochs, seed=seed)['top1']
+    if model.reconstruct(x_valid[:1]) is not None:
+        d = decoder_metrics(model, x_train, x_valid, clf, len(labels) if torch.is_tensor(labels) else labels, seed, (fid, fid_d))
+        out.update(recon_fid=d['recon_fid'], recon_fid_detail=d['recon_fid_detail'])
+    out['domain_classifier_sha256'] = clf.digest
     return out, torch.cat(kept)
+
+def decoder_metrics(model, x_train: Tensor, x_valid: Tensor, classifier, n: int = 1000, seed: int = 0, scorers: tuple|None = None) -> dict:
+    "The decoder floor (FID-domain and FID-detail of reconstructions of the first `n` held-out images, against `x_train`) and their PSNR; the noise seeded."
+    fid, fid_d = (f.reset_fake() for f in scorers) if scorers else (FIDScorer(n).update(to_unit(x_train), real=True)
+                                                                     for n in (classifier.feature_net(), classifier.detail_net()))
+    torch.manual_seed(seed)
+    rec = to_unit(reconstructions(model, x_valid[:n]))
+    mse = ((rec - to_unit(x_valid[:n])) ** 2).mean().item()
+    return dict(recon_fid=fid.update(rec, real=False).compute(), recon_fid_detail=fid_d.update(rec, real=False).compute(),
+                recon_psnr=10 * math.log10(1 / mse))
+
+@torch.no_grad()
+def reconstructions(model, x: Tensor, bs: int = 256) -> Tensor|None:
+    "The decoder's images (B,C,H,W) in [-1,1] from the noisy latents of `x` (on the CPU), or None for a model without a decoder."
+    dev, out = next(model.parameters()).device, []
+    for i in range(0, len(x), bs):
+        r = model.reconstruct(x[i:i + bs].to(dev))
+        if r is None: return None
+        out.append(r.float().cpu())
+    return torch.cat(out)
 
 def format_metrics(m: dict) -> str:
     "A two-column table of metrics."

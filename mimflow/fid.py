@@ -97,8 +97,12 @@ class FIDScorer:
         path = Path(path)
         if not path.exists(): raise FileNotFoundError(f'reference statistics file not found: {path}')
         d = np.load(path)
-        mu, sigma, n = torch.from_numpy(d['mu']).double(), torch.from_numpy(d['sigma']).double(), int(d['n'])
-        if mu.shape != (self.net.num_features,): raise ValueError(f'reference {path} has {mu.shape[0]}-d features, this scorer {self.net.num_features}-d')
+        return self.set_reference(torch.from_numpy(d['mu']), torch.from_numpy(d['sigma']), int(d['n']), path)
+
+    def set_reference(self, mu: Tensor, sigma: Tensor, n: int, what='the reference'):
+        "Set the real statistics: mean (D,), covariance (D,D) and count of the reference features."
+        mu, sigma, n = mu.double(), sigma.double(), int(n)
+        if mu.shape != (self.net.num_features,): raise ValueError(f'{what} has {mu.shape[0]}-d features, this scorer {self.net.num_features}-d')
         m = self.metric
         m.real_features_sum = (mu * n).to(self.device)
         m.real_features_cov_sum = (sigma * (n - 1) + n * torch.outer(mu, mu)).to(self.device)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import math
 import torch
 from torch import nn, Tensor
-from fastcore.basics import patch
-from .config import MIMFlowConfig
-from .flow_layers import MetaBlock, guidance_weights, invert, to32
+from .config import MIMFlowConfig, SamplingConfig
+from .core import assert_all
+from .flow_layers import MetaBlock, auto_compile, guidance_weights, to32
 
 # %% auto #0
 __all__ = ['TransformerFlow', 'flow_from_config', 'nll_loss', 'nll_to_bpd', 'denoise']
@@ -40,13 +40,13 @@ class TransformerFlow(nn.Module):
         N, C = self.seq_len, self.token_dim
         if x.ndim != 3 or tuple(x.shape[1:]) != (N, C): raise ValueError(f'expected tokens of shape (B, {N}, {C}), got {tuple(x.shape)}')
         if not x.is_floating_point(): raise TypeError(f'tokens must be floating point, got {x.dtype}')
-        if not torch.isfinite(x).all(): raise ValueError('flow input has non-finite values (nan or inf)')
+        assert_all(torch.isfinite(x), 'flow input has non-finite values (nan or inf)')
         if y is None: return
         if not self.num_classes: raise ValueError('labels given to a flow built with num_classes=0')
         if y.shape != (x.shape[0],): raise ValueError(f'labels must have shape ({x.shape[0]},), got {tuple(y.shape)}')
         if y.is_floating_point(): raise TypeError(f'labels must be integers, got {y.dtype}')
-        if len(y) and ((y >= self.num_classes) | (y < -1)).any():
-            raise ValueError(f'labels must lie in [-1, {self.num_classes - 1}] (-1 = the null class), got {y.min().item()}..{y.max().item()}')
+        if len(y): assert_all((y < self.num_classes) & (y >= -1), f'labels must lie in [-1, {self.num_classes - 1}] (-1 = the null class)',
+                              lambda: f', got {y.min().item()}..{y.max().item()}')
 
     def forward(self, x: Tensor, y: Tensor|None = None, return_outputs: bool = False):
         "x (B,N,C) -> (z (B,N,C), logdet (B,)) [, outputs]: logdet is the true total log|det dz/dx|."
@@ -56,6 +56,55 @@ class TransformerFlow(nn.Module):
             x, ld = blk(x, y)
             logdet = logdet + ld; outputs.append(x)
         return (x, logdet, outputs) if return_outputs else (x, logdet)
+
+    def nll(self, x: Tensor, y: Tensor|None = None) -> Tensor:
+        "`nll_loss` of `x` (B,N,C): the training loss."
+        return nll_loss(*self(x, y))
+
+    def log_prob(self, x: Tensor, y: Tensor|None = None) -> Tensor:
+        "Exact log-density log p(x|y) per sample (B,), Gaussian constant included."
+        z, logdet = self(x, y)
+        return -0.5 * to32(z).pow(2).sum((1, 2)) - 0.5 * z[0].numel() * math.log(2 * math.pi) + logdet
+
+    @torch.no_grad()
+    def reverse(self, z: Tensor, y: Tensor|None = None, sampling: SamplingConfig|None = None, return_stats: bool = False):
+        "z (B,N,C) -> x (B,N,C) [, the iterations of every group]: invert the flow, deep block first, with `sampling`'s settings (default: no guidance)."
+        s = sampling or SamplingConfig(guidance=0.)
+        self.check(z, y)
+        G = 1 if s.solver == 'cached' else (s.group_size or self.seq_len - 1)
+        compile = auto_compile(len(z), self.seq_len) if s.compile is None else s.compile
+        x, iters = s.temperature * to32(z), []
+        for blk, w in zip(reversed(self.blocks), self.guidance_plan(s)):
+            x, it = blk.reverse(x, y, w, s.rule, G, s.tol, s.max_iters, compile)
+            iters.append(it)
+        return (x, dict(iters=iters, passes=sum(sum(it) for it in iters))) if return_stats else x
+
+    def guidance_plan(self, s: SamplingConfig) -> list:
+        "Per-step guidance weights (N-1,) for each block in sampling order (deep block first); None = unguided."
+        K, by_blocks = len(self.blocks), s.interval_mode == 'blocks'
+        w = guidance_weights(s.guidance, self.seq_len, s.annealed, 0. if by_blocks else s.interval)
+        n_guided = math.ceil(s.interval * K) if by_blocks and s.interval > 0 else K
+        return [w if i < n_guided else None for i in range(K)]
+
+    def sample(self, n_or_y: int|Tensor, sampling: SamplingConfig|None = None, generator: torch.Generator|None = None) -> Tensor:
+        "Draw z ~ N(0, I) and invert it: `n` unconditional samples, or one per label in `y`."
+        y = None if isinstance(n_or_y, int) else torch.as_tensor(n_or_y)
+        dev = next(self.parameters()).device
+        z = torch.randn(n_or_y if y is None else len(y), self.seq_len, self.token_dim, generator=generator,
+                        device=generator.device if generator is not None else dev).to(dev)
+        return self.reverse(z, None if y is None else y.to(dev), sampling)
+
+    @torch.no_grad()
+    def features(self, x: Tensor, y: Tensor|None = None, block: int = -1, layer: int = -1) -> Tensor:
+        "Mean-pooled attention output (B,D) of `layer` in `block` (data -> noise indexing), for linear probing."
+        self.check(x, y)
+        k = range(len(self.blocks))[block]
+        feats = []
+        hook = self.blocks[k].attn_blocks[layer].attn.register_forward_hook(lambda m, i, o: feats.append(o.mean(1)))
+        try:
+            for blk in self.blocks[:k + 1]: x, _ = blk(x, y)
+        finally: hook.remove()
+        return feats[0]
 
 # %% ../nbs/05_flow.ipynb #73e70a7e
 def flow_from_config(cfg: MIMFlowConfig, **kw) -> TransformerFlow:
@@ -74,85 +123,15 @@ def nll_to_bpd(nll: Tensor|float) -> Tensor|float:
     "Bits per dimension from `nll_loss` (adds the Gaussian constant 0.5*ln(2*pi))."
     return (nll + 0.5 * math.log(2 * math.pi)) / math.log(2)
 
-@patch
-def nll(self: TransformerFlow, x: Tensor, y: Tensor|None = None) -> Tensor:
-    "`nll_loss` of `x` (B,N,C): the training loss."
-    return nll_loss(*self(x, y))
-
-@patch
-def log_prob(self: TransformerFlow, x: Tensor, y: Tensor|None = None) -> Tensor:
-    "Exact log-density log p(x|y) per sample (B,), Gaussian constant included."
-    z, logdet = self(x, y)
-    return -0.5 * to32(z).pow(2).sum((1, 2)) - 0.5 * z[0].numel() * math.log(2 * math.pi) + logdet
-
 # %% ../nbs/05_flow.ipynb #2cbf3a83
-@patch
-@torch.no_grad()
-def reverse(self: TransformerFlow, z: Tensor, y: Tensor|None = None,
-            guidance: float = 0.,            # w: 0 = the conditional flow alone
-            annealed: bool = True,           # ramp w along the sequence, w_t = w (t+1)/(N-1)
-            interval: float = 0.,            # no guidance where the ramp (t+1)/(N-1) < interval
-            temperature: float = 1.,         # scale of the base noise: inverts temperature * z
-            rule: str = 'ab',                # 'ab' (TarFlow) or 'gaussian' (STARFlow)
-            interval_mode: str = 'position', # 'position' (above) or 'blocks': guide the first ceil(interval*K) blocks
-            solver: str = 'cached',          # 'cached' (sequential, exact) or 'jacobi' (fixed-point groups)
-            group_size: int|None = None,     # jacobi: steps per group (None = all)
-            tol: float = 1e-5,               # jacobi: a group stops when no token moves more than this
-            max_iters: int|None = None,      # jacobi: cap on a group's iterations (default: its length, exact)
-            compile: bool|None = None,       # torch.compile the one-token steps (None: for long sequences, see invert)
-            return_stats: bool = False):     # also return the iterations of every group of every block
-    "z (B,N,C) -> x (B,N,C) [, stats]: invert the flow, deep block first."
-    self.check(z, y)
-    if not math.isfinite(guidance) or not math.isfinite(temperature) or temperature <= 0:
-        raise ValueError(f'guidance must be finite and temperature finite and > 0, got {guidance} and {temperature}')
-    if solver not in ('cached', 'jacobi'): raise ValueError(f"solver must be 'cached' or 'jacobi', got {solver!r}")
-    G = 1 if solver == 'cached' else (group_size or self.seq_len - 1)
-    x, iters = temperature * to32(z), []
-    for blk, w in zip(reversed(self.blocks), self.guidance_plan(guidance, annealed, interval, interval_mode)):
-        x, it = invert(blk, x, y, w, rule, G, tol, max_iters, compile)
-        iters.append(it)
-    return (x, dict(iters=iters, passes=sum(sum(it) for it in iters))) if return_stats else x
-
-@patch
-def guidance_plan(self: TransformerFlow, guidance: float, annealed: bool, interval: float, interval_mode: str) -> list:
-    "Per-step guidance weights (N-1,) for each block in sampling order (deep block first); None = unguided."
-    if interval_mode not in ('position', 'blocks'): raise ValueError(f"interval_mode must be 'position' or 'blocks', got {interval_mode!r}")
-    K, by_blocks = len(self.blocks), interval_mode == 'blocks'
-    w = guidance_weights(guidance, self.seq_len, annealed, 0. if by_blocks else interval)
-    n_guided = math.ceil(interval * K) if by_blocks and interval > 0 else K
-    return [w if i < n_guided else None for i in range(K)]
-
-@patch
-def sample(self: TransformerFlow, n_or_y: int|Tensor, generator: torch.Generator|None = None, **kw) -> Tensor:
-    "Draw z ~ N(0, I) and invert it: `n` unconditional samples, or one per label in `y`; `kw` go to `reverse`."
-    y = None if isinstance(n_or_y, int) else torch.as_tensor(n_or_y)
-    dev = next(self.parameters()).device
-    z = torch.randn(n_or_y if y is None else len(y), self.seq_len, self.token_dim, generator=generator).to(dev)
-    return self.reverse(z, None if y is None else y.to(dev), **kw)
-
-# %% ../nbs/05_flow.ipynb #b31fd3d5
-def denoise(flow, x: Tensor, y: Tensor|None = None, sigma: float = 0.3, lr: float = 1.,
+def denoise(flow, x: Tensor, y: Tensor|None = None, sigma: float = 0.3, denoise_lr: float = 1.,
             chunk_size: int|None = None) -> Tensor:
-    "One score step x + lr*sigma^2*grad log p(x|y) (lr=1: Tweedie's posterior mean). `flow`: a flow or log_prob(x, y)->(B,)."
+    "One score step x + denoise_lr*sigma^2*grad log p(x|y) (1: Tweedie's posterior mean). `flow`: a flow or log_prob(x, y)->(B,)."
     log_prob = flow.log_prob if hasattr(flow, 'log_prob') else flow
     out = []
     for i in range(0, len(x), chunk_size or len(x)):
         xi = to32(x[i:i + (chunk_size or len(x))]).detach().requires_grad_(True)
         yi = None if y is None else y[i:i + len(xi)]
         with torch.enable_grad(): g, = torch.autograd.grad(log_prob(xi, yi).sum(), xi)   # samples are independent
-        out.append(xi.detach() + lr * sigma ** 2 * g)
+        out.append(xi.detach() + denoise_lr * sigma ** 2 * g)
     return torch.cat(out)
-
-# %% ../nbs/05_flow.ipynb #85a8b4ad
-@patch
-@torch.no_grad()
-def features(self: TransformerFlow, x: Tensor, y: Tensor|None = None, block: int = -1, layer: int = -1) -> Tensor:
-    "Mean-pooled attention output (B,D) of `layer` in `block` (data -> noise indexing), for linear probing."
-    self.check(x, y)
-    k = range(len(self.blocks))[block]
-    feats = []
-    hook = self.blocks[k].attn_blocks[layer].attn.register_forward_hook(lambda m, i, o: feats.append(o.mean(1)))
-    try:
-        for blk in self.blocks[:k + 1]: x, _ = blk(x, y)
-    finally: hook.remove()
-    return feats[0]

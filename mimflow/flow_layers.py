@@ -6,14 +6,14 @@ Docs: https://mimflow.github.io/mimflow/flow_layers.html.md"""
 
 # %% ../nbs/04_flow_layers.ipynb #2dfa2927
 from __future__ import annotations
-import math, os, warnings
+import contextlib, math, os, warnings
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
 
 # %% auto #0
-__all__ = ['to32', 'LayerNorm32', 'KVCache', 'Attention', 'Mlp', 'AttentionBlock', 'Permutation', 'MetaBlock', 'randomize_',
-           'guidance_weights', 'guide', 'auto_compile', 'invert', 'naive_inverse']
+__all__ = ['to32', 'LayerNorm32', 'KVCache', 'Attention', 'Mlp', 'AttentionBlock', 'Permutation', 'guidance_weights', 'guide',
+           'MetaBlock', 'auto_compile', 'randomize_']
 
 # %% ../nbs/04_flow_layers.ipynb #c80a3464
 def to32(x: Tensor) -> Tensor:
@@ -107,6 +107,22 @@ class Permutation(nn.Module):
     def extra_repr(self) -> str: return f'flip={self.flip}'
 
 # %% ../nbs/04_flow_layers.ipynb #e731a9fc
+def guidance_weights(guidance: float, seq_len: int, annealed: bool = True, interval: float = 0.) -> Tensor:
+    "Guidance weight w_t for the N-1 autoregressive steps t = 0..N-2, shape (N-1,)."
+    r = torch.arange(1, seq_len, dtype=torch.float64) / max(seq_len - 1, 1)      # (t+1)/(N-1)
+    w = guidance * r if annealed else torch.full_like(r, guidance)
+    return torch.where(r < interval, 0., w).float()
+
+def guide(a_c: Tensor, b_c: Tensor, a_u: Tensor, b_u: Tensor, w: Tensor|float, rule: str = 'ab') -> tuple[Tensor, Tensor]:
+    "Combine conditional and unconditional (alpha, beta) with guidance weight `w`; rule 'ab' or 'gaussian'."
+    if rule == 'ab': return a_c + w * (a_c - a_u), b_c + w * (b_c - b_u)
+    if rule == 'gaussian':
+        s = torch.exp(a_c - a_u).clamp(max=1) ** 2
+        d = 1 + w - w * s                                          # >= 1
+        return a_c - 0.5 * torch.log(d), ((1 + w) * b_c - w * s * b_u) / d
+    raise ValueError(f"unknown guidance rule {rule!r}; use 'ab' or 'gaussian'")
+
+# %% ../nbs/04_flow_layers.ipynb #e6962ae9
 class MetaBlock(nn.Module):
     "One TarFlow meta-block: permute, causal transformer, shifted affine (nvp) update in fp32."
     def __init__(self, token_dim: int, channels: int, seq_len: int, num_layers: int, head_dim: int,
@@ -119,6 +135,7 @@ class MetaBlock(nn.Module):
         self.attn_blocks = nn.ModuleList([AttentionBlock(channels, head_dim, mlp_ratio) for _ in range(num_layers)])
         self.proj_out = nn.Linear(channels, 2 * token_dim)
         nn.init.zeros_(self.proj_out.weight); nn.init.zeros_(self.proj_out.bias)              # identity at init
+        self._step = _CompiledStep()                                       # the compiled one-token step, when asked for
 
     def embed_class(self, y: Tensor|None) -> Tensor:
         "e_k(y): (B,1,D) rows of E_k, the mean row for label -1; (1,1,D) mean row for y=None; 0 without classes."
@@ -153,11 +170,72 @@ class MetaBlock(nn.Module):
         like = self.pos_embed.to(dtype)
         return [KVCache.empty(B, l.attn.heads, like.shape[0], like.shape[1] // l.attn.heads, like) for l in self.attn_blocks]
 
-    def reverse(self, z: Tensor, y: Tensor|None = None, weights: Tensor|None = None, rule: str = 'ab', **solver) -> Tensor:
-        "z (B,N,C) -> x (B,N,C): the block's inverse, guided by per-step `weights` (N-1,); `solver`: see `invert`."
-        return invert(self, z, y, weights, rule, **solver)[0]
+    @torch.no_grad()
+    def reverse(self, z: Tensor, y: Tensor|None = None, weights: Tensor|None = None, rule: str = 'ab',
+                group_size: int = 1,          # steps solved together: 1 = sequential, N-1 = plain Jacobi
+                tol: float = 1e-5,            # a Jacobi group stops when no token moves more than this
+                max_iters: int|None = None,   # cap on a group's iterations (default: its length, always exact)
+                compile: bool = False         # one-token steps through torch.compile
+                ) -> tuple[Tensor, list[int]]:
+        "z (B,N,C) -> (x (B,N,C), iterations of each group): the inverse, guided by per-step `weights` (N-1,)."
+        u = self.perm(to32(z)); x = u.clone()                              # (B,N,C) state, fp32
+        B, N, _ = u.shape
+        if group_size < 1: raise ValueError(f'group_size must be >= 1, got {group_size}')
+        if max_iters is not None and max_iters < 1: raise ValueError(f'max_iters must be >= 1, got {max_iters}')
+        G, dev = min(group_size, N - 1), z.device.type
+        w = weights.tolist() if weights is not None and y is not None and self.class_embed is not None and bool(weights.any()) else None
+        s0 = next(t for t, v in enumerate(w) if v) if w else N - 1        # steps before s0 are unguided: conditional rows only
+        amp = torch.is_autocast_enabled(dev) and G == 1                    # Jacobi iterates in fp32: bf16 rounding cannot reach tol
+        caches = self.new_caches(2 * B if w else B, torch.get_autocast_dtype(dev) if amp else torch.float32)
+        pos, e_c, e = torch.arange(N, device=z.device), self.embed_class(y), None
+        iters, s = [], 0
+        with contextlib.nullcontext() if G == 1 else torch.autocast(dev, enabled=False):
+            while s < N - 1:                                              # steps s..end-1 produce tokens s+1..end
+                guided = w is not None and s >= s0
+                if guided and e is None:                                  # the null rows catch up on the unguided prefix, in one pass
+                    e_u = self.embed_class(None).expand_as(e_c)
+                    if s0: self.transform(x[:, :s0], e_u, pos[:s0], [c.rows(B, 2 * B) for c in caches])
+                    e = torch.cat([e_c, e_u])
+                end = min(s + G, N - 1 if guided or w is None else s0); T = end - s
+                cs = caches if guided or w is None else [c.rows(0, B) for c in caches]
+                wt = None if not guided else w[s] if T == 1 else u.new_tensor(w[s:end]).view(1, T, 1)
+                for k in range(1, (T if max_iters is None else min(T, max_iters)) + 1):
+                    xin = x[:, s:end].repeat(2, 1, 1) if guided else x[:, s:end]
+                    if T == 1 and compile: o = self._step(self, xin, e if guided else e_c, pos[s:end], cs)   # whole buffers: static shapes
+                    else: o = self.transform(xin, e if guided else e_c, pos[s:end], [c.prefix(end) for c in cs])
+                    a, b = o.chunk(2, -1)
+                    if guided: a, b = guide(a[:B], b[:B], a[B:], b[B:], wt, rule)
+                    new = u[:, s + 1:end + 1] * torch.exp(a) + b                  # fp32: u, a and b are
+                    if k == T: x[:, s + 1:end + 1] = new; break             # exact: every input of this pass was final
+                    new = torch.where(torch.isfinite(new), new, u[:, s + 1:end + 1])
+                    delta = (new - x[:, s + 1:end + 1]).abs().max().item()
+                    x[:, s + 1:end + 1] = new
+                    if delta < tol: break
+                iters.append(k)
+                if k < T and delta >= tol: warnings.warn(f'Jacobi group at steps {s}..{end - 1} stopped at max_iters={max_iters} with update {delta:.2e} >= tol={tol}')
+                s = end
+        return self.perm.reverse(x), iters
 
-# %% ../nbs/04_flow_layers.ipynb #e6962ae9
+class _CompiledStep:
+    "A block's `transform` through torch.compile, built on first use; a failed compile is remembered and the block goes eager. Not copied with the block."
+    def __init__(self): self.fn, self.failed = None, False
+    def __deepcopy__(self, memo): return _CompiledStep()
+    def __call__(self, blk: MetaBlock, *args) -> Tensor:
+        if self.failed: return blk.transform(*args)
+        import torch._dynamo
+        try:
+            if self.fn is None: self.fn = torch.compile(MetaBlock.transform, dynamic=False, options={'cpp_wrapper': True})
+            with torch._dynamo.config.patch(recompile_limit=64): return self.fn(blk, *args)   # a graph per block, batch and guidance
+        except Exception as e:
+            warnings.warn(f'torch.compile of the sampler step failed ({type(e).__name__}: {str(e)[:200]}); sampling eagerly')
+            self.failed = True
+            return blk.transform(*args)
+
+def auto_compile(B: int, N: int) -> bool:
+    "Whether `compile=None` compiles: long sequences (N >= 64) in batches of 8 or more, where per-step overhead dominates."
+    return N >= 64 and B >= 8 and os.environ.get('MIMFLOW_COMPILE', '1') != '0'
+
+# %% ../nbs/04_flow_layers.ipynb #7502dd7e
 def randomize_(m: nn.Module, scale: float = 0.3, seed: int|None = None) -> nn.Module:
     "Fill every flow block's zero-initialised `proj_out` with N(0, scale²/channels): non-trivial blocks for tests. In place."
     g = None if seed is None else torch.Generator().manual_seed(seed)
@@ -165,109 +243,5 @@ def randomize_(m: nn.Module, scale: float = 0.3, seed: int|None = None) -> nn.Mo
         if isinstance(mod, MetaBlock):
             std = scale / math.sqrt(mod.proj_out.in_features)
             with torch.no_grad():
-                for p in mod.proj_out.parameters(): p.copy_(torch.randn(p.shape, generator=g) * std)
+                for p in mod.proj_out.parameters(): p.copy_(torch.randn(p.shape, generator=g, device=g.device if g else p.device) * std)
     return m
-
-# %% ../nbs/04_flow_layers.ipynb #7502dd7e
-def guidance_weights(guidance: float, seq_len: int, annealed: bool = True, interval: float = 0.) -> Tensor:
-    "Guidance weight w_t for the N-1 autoregressive steps t = 0..N-2, shape (N-1,)."
-    r = torch.arange(1, seq_len, dtype=torch.float64) / max(seq_len - 1, 1)      # (t+1)/(N-1)
-    w = guidance * r if annealed else torch.full_like(r, guidance)
-    return torch.where(r < interval, 0., w).float()
-
-def guide(a_c: Tensor, b_c: Tensor, a_u: Tensor, b_u: Tensor, w: Tensor|float, rule: str = 'ab') -> tuple[Tensor, Tensor]:
-    "Combine conditional and unconditional (alpha, beta) with guidance weight `w`; rule 'ab' or 'gaussian'."
-    if rule == 'ab': return a_c + w * (a_c - a_u), b_c + w * (b_c - b_u)
-    if rule == 'gaussian':
-        s = torch.exp(a_c - a_u).clamp(max=1) ** 2
-        d = 1 + w - w * s                                          # >= 1
-        return a_c - 0.5 * torch.log(d), ((1 + w) * b_c - w * s * b_u) / d
-    raise ValueError(f"unknown guidance rule {rule!r}; use 'ab' or 'gaussian'")
-
-# %% ../nbs/04_flow_layers.ipynb #db99965a
-def _guided(blk: MetaBlock, y: Tensor|None, weights: Tensor|None) -> bool:
-    return weights is not None and bool((weights != 0).any()) and y is not None and blk.class_embed is not None
-
-_compiled = {}
-def _step_fn(compile: bool):
-    "`MetaBlock.transform`, compiled once per process when `compile` (static shapes: one graph serves every position)."
-    if not compile: return MetaBlock.transform
-    if 'fn' not in _compiled:
-        import torch._dynamo                                            # one graph per block, batch and guidance: 8 is too few
-        torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
-        fn = torch.compile(MetaBlock.transform, dynamic=False, options={'cpp_wrapper': True})
-        def guarded(*a, **kw):                                          # the eager fallback: the same function, uncompiled
-            try: return fn(*a, **kw)
-            except Exception as e:
-                warnings.warn(f'torch.compile of the sampler step failed ({type(e).__name__}: {str(e)[:200]}); sampling eagerly')
-                _compiled['fn'] = MetaBlock.transform
-                return MetaBlock.transform(*a, **kw)
-        _compiled['fn'] = guarded
-    return _compiled['fn']
-
-def auto_compile(B: int, N: int) -> bool:
-    "Whether `compile=None` compiles: long sequences (N >= 64) in batches of 8 or more, where per-step overhead dominates."
-    return N >= 64 and B >= 8 and os.environ.get('MIMFLOW_COMPILE', '1') != '0'
-
-def _solve(blk, x, u, e, caches, steps, s_from, s_to, G, tol, max_iters, w=None, rule='ab', compile=False) -> list[int]:
-    "Steps s_from..s_to-1 of the inverse in groups of G, in place on x (B,N,C); w: per-step weights (list) when guided."
-    B, iters, step = x.shape[0], [], _step_fn(compile)
-    for s in range(s_from, s_to, G):                                   # steps s..end-1 produce tokens s+1..end
-        end = min(s + G, s_to); T = end - s
-        cap = T if max_iters is None else min(T, max_iters)
-        wt = None if w is None else (w[s] if T == 1 else u.new_tensor(w[s:end]).view(1, T, 1))
-        for k in range(1, cap + 1):
-            xin = x[:, s:end] if w is None else x[:, s:end].repeat(2, 1, 1)
-            if T == 1 and compile: a, b = step(blk, xin, e, steps[s:end], caches).chunk(2, -1)   # whole buffers: static shapes
-            else: a, b = blk.transform(xin, e, steps[s:end], [c.prefix(end) for c in caches]).chunk(2, -1)
-            if w is not None: a, b = guide(a[:B], b[:B], a[B:], b[B:], wt, rule)
-            new = u[:, s + 1:end + 1] * torch.exp(a) + b                     # fp32: u, a and b are
-            if k == T: x[:, s + 1:end + 1] = new; break                 # exact: all inputs of this pass were final
-            new = torch.where(torch.isfinite(new), new, u[:, s + 1:end + 1])
-            delta = (new - x[:, s + 1:end + 1]).abs().max().item()
-            x[:, s + 1:end + 1] = new
-            if delta < tol: break
-        iters.append(k)
-        if k < T and k == cap and delta >= tol:
-            warnings.warn(f'Jacobi group at steps {s}..{end - 1} stopped at max_iters={max_iters} with update {delta:.2e} >= tol={tol}')
-    return iters
-
-@torch.no_grad()
-def invert(blk: MetaBlock, z: Tensor, y: Tensor|None = None, weights: Tensor|None = None, rule: str = 'ab',
-           group_size: int = 1,          # steps solved together: 1 = sequential, N-1 = plain Jacobi
-           tol: float = 1e-5,            # a group stops when no token moves more than this
-           max_iters: int|None = None,   # cap on the iterations of a group (default: its length, always exact)
-           compile: bool|None = None     # run the one-token steps through torch.compile (None: when `auto_compile` says)
-           ) -> tuple[Tensor, list[int]]:
-    "z (B,N,C) -> (x (B,N,C), iterations of each group): the inverse of `blk`, guided by per-step `weights` (N-1,)."
-    u = blk.perm(to32(z)); x = u.clone()                               # (B,N,C) state, fp32
-    B, N, _ = u.shape
-    if group_size < 1: raise ValueError(f'group_size must be >= 1, got {group_size}')
-    if max_iters is not None and max_iters < 1: raise ValueError(f'max_iters must be >= 1, got {max_iters}')
-    G, guided = min(group_size, N - 1), _guided(blk, y, weights)
-    compile = auto_compile(B, N) if compile is None else compile
-    w = weights.tolist() if guided else None
-    s0 = next((t for t, wt in enumerate(w) if wt != 0), N - 1) if guided else N - 1   # leading unguided steps
-    dev = z.device.type
-    caches = blk.new_caches(2 * B if guided else B, torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else u.dtype)
-    steps, e_c = torch.arange(N, device=z.device), blk.embed_class(y)
-    kw = dict(G=G, tol=tol, max_iters=max_iters, compile=compile)
-    iters = _solve(blk, x, u, e_c, [c.rows(0, B) for c in caches] if guided else caches, steps, 0, s0, **kw)
-    if guided:
-        e_u = blk.embed_class(None).expand_as(e_c)
-        if s0: blk.transform(x[:, :s0], e_u, steps[:s0], [c.rows(B, 2 * B) for c in caches])   # null keys of the unguided prefix
-        iters += _solve(blk, x, u, torch.cat([e_c, e_u]), caches, steps, s0, N - 1, w=w, rule=rule, **kw)
-    return blk.perm.reverse(x), iters
-
-# %% ../nbs/04_flow_layers.ipynb #e08e517a
-@torch.no_grad()
-def naive_inverse(blk: MetaBlock, z: Tensor, y: Tensor|None = None, weights: Tensor|None = None, rule: str = 'ab') -> Tensor:
-    "Reference inverse of `blk` for tests: recompute the full causal forward at every step. O(N) times slower."
-    u = blk.perm(to32(z)); x = u.clone()                                  # (B,N,C)
-    for t in range(x.shape[1] - 1):
-        a, b = (p[:, t+1] for p in blk.params(x, y))
-        if _guided(blk, y, weights):
-            a_u, b_u = (p[:, t+1] for p in blk.params(x, None))
-            a, b = guide(a, b, a_u, b_u, weights[t].item(), rule)
-        x[:, t+1] = u[:, t+1] * torch.exp(a) + b
-    return blk.perm.reverse(x)

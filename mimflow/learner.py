@@ -6,14 +6,14 @@ Docs: https://mimflow.github.io/mimflow/learner.html.md"""
 
 # %% ../nbs/10_learner.ipynb #9f648e80
 from __future__ import annotations
-import math, os, random, time, warnings
+import math, os, pickle, random, time, warnings
 from functools import partial
 from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn, Tensor
-from .core import atomic_write, set_shard
+from .core import atomic_write, set_shard, tensor_digest
 from fastai.learner import Learner
 from fastai.callback.core import Callback, CancelValidException, CancelFitException, CancelTrainException
 from fastai.callback.training import GradientClip, GradientAccumulation
@@ -105,10 +105,12 @@ def lr_at(step: int, total: int, lr: float, kind: str = 'constant', warmup_frac:
     return lr * 0.5 * (1 + math.cos(math.pi * min(1., (step - warm) / max(1, total - warm))))
 
 class Schedule(Callback):
-    "Count global steps and epochs across resumes; set each step's learning rate, NLL ramp and random shard."
+    "Count global steps and epochs across resumes; set each step's learning rate, NLL ramp, GAN switch and random shard."
     order = -4
-    def __init__(self, cfg: MIMFlowConfig, lr: float, epochs: int, accum: int = 1, steps: int|None = None):
+    def __init__(self, cfg: MIMFlowConfig, lr: float, epochs: int, accum: int = 1, steps: int|None = None,
+                 kind: str = 'constant', warmup_frac: float = 0.):
         self.cfg, self.base_lr, self.n_epochs, self.accum, self.steps = cfg, lr, epochs, accum, steps
+        self.kind, self.warmup_frac = kind, warmup_frac
     def before_fit(self):
         for k in ('global_step', 'global_epoch', 'first_epoch'):
             if not hasattr(self.learn, k): setattr(self.learn, k, 0)
@@ -123,9 +125,10 @@ class Schedule(Callback):
         (rank, W), m = world(), self.iter % self.accum
         set_shard(m * W + rank, W * self.accum)
         step, o = self.learn.global_step, self.cfg.optim
-        self.opt.set_hypers(lr=lr_at(step, self.total, self.base_lr, o.schedule, o.warmup_frac))
+        self.opt.set_hypers(lr=lr_at(step, self.total, self.base_lr, self.kind, self.warmup_frac))
         model = unwrap(self.model)
         if hasattr(model, 'nll_ramp'): model.nll_ramp = min(1., (step + 1) / max(1., o.nll_warmup_frac * self.total))
+        if hasattr(model, 'gan_on'): model.gan_on = step >= self.cfg.phase2.disc_start
     def _done(self): return self.steps and self.learn.global_step >= self.total
     def after_step(self): self.learn.global_step += 1
     def after_fit(self): set_shard(0, 1)
@@ -149,11 +152,14 @@ def _train_dl(learn):
     return getattr(dl, 'dl', dl)                                       # under a distributed wrapper: the DataLoader inside
 
 def _rng_state(learn) -> dict:
-    return dict(torch=torch.get_rng_state(), numpy=np.random.get_state(), python=random.getstate(),
-                dl=_train_dl(learn).rng.getstate(), cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
+    name, keys, pos, has_gauss, cached = np.random.get_state()                    # the MT19937 key as a tensor: no pickled array
+    return dict(torch=torch.get_rng_state(), numpy=(name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)),
+                python=random.getstate(), dl=_train_dl(learn).rng.getstate(),
+                cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
 
 def _set_rng_state(learn, s: dict):
-    torch.set_rng_state(s['torch']); np.random.set_state(s['numpy']); random.setstate(s['python'])
+    name, keys, *rest = s['numpy']
+    torch.set_rng_state(s['torch']); np.random.set_state((name, np.asarray(keys, dtype=np.uint32), *rest)); random.setstate(s['python'])
     _train_dl(learn).rng.setstate(s['dl'])
     if s.get('cuda') and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s['cuda'])
 
@@ -183,16 +189,29 @@ def save_checkpoint(learn, path, epoch: int, train_time_s: float = 0.):
               opt=learn.opt.state_dict(), epoch=epoch, step=learn.global_step, config=config_to_dict(model.cfg),
               phase=getattr(model, 'phase', 1), rng=_rng_state(learn), losses=terms.state_dict() if terms else None,
               train_time_s=train_time_s)
+    ck['sha256'] = tensor_digest([ck['model'], ck['ema'], ck['opt']])
     atomic_write(path, lambda f: torch.save(ck, f))
 
+_NUMPY_ARRAYS = [np._core.multiarray._reconstruct, np.ndarray, np.dtype, type(np.dtype('uint32'))]   # data only: rebuild arrays
+
 def load_checkpoint(path) -> dict:
-    "Read a checkpoint, with a clear error for a missing or unreadable file."
+    "Read a checkpoint (tensors and plain containers only), with one-line errors for a missing, foreign, unsafe or damaged file."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f'no checkpoint at {path}')
-    try: ck = torch.load(path, map_location='cpu', weights_only=False)
+    head = path.open('rb').read(9)
+    if len(head) == 9 and head[8:] == b'{' and int.from_bytes(head[:8], 'little') < 100_000_000:
+        raise ValueError(f'{path} is a safetensors file (model weights, as save_pretrained writes them), not a training checkpoint: '
+                         'load its folder with MIMFlow.from_pretrained')
+    try:
+        with torch.serialization.safe_globals(_NUMPY_ARRAYS): ck = torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as e:
+        what = 'it holds objects other than tensors and plain containers, which could run code: refused' if 'Weights only load failed' in str(e) else str(e).splitlines()[0][:200]
+        raise ValueError(f'cannot read checkpoint {path}: {what}') from None
     except Exception as e: raise ValueError(f'cannot read checkpoint {path}: {type(e).__name__}: {str(e).splitlines()[0][:200]}') from None
     if not isinstance(ck, dict) or not {'model', 'config'} <= set(ck):
         raise ValueError(f'{path} is not a mimflow checkpoint (it holds no model and config; a bare state dict cannot be resumed or sampled)')
+    if 'sha256' in ck and tensor_digest([ck['model'], ck['ema'], ck['opt']]) != ck['sha256']:
+        raise ValueError(f'checkpoint {path} is damaged: its weights do not match the checksum stored with them')
     return ck
 
 # %% ../nbs/10_learner.ipynb #4ac73629
@@ -234,7 +253,7 @@ def mimflow_learner(model: nn.Module, dls, run_dir=None, resume: dict|None = Non
     "A fastai Learner that trains `model` (a `MIMFlow`, or a `DecoderFinetune` for phase 2) on `dls`, checkpointing into `run_dir`."
     cfg, o = model.cfg, model.cfg.optim
     p2 = getattr(model, 'phase', 1) == 2
-    steps = steps or (None if p2 or epochs else o.steps)                # a number of optimizer steps overrides epochs
+    steps = steps or (None if epochs else cfg.phase2.steps if p2 else o.steps)   # a number of optimizer steps overrides epochs
     spe = len(dls.train.dataset) // o.batch_size                        # optimizer steps per epoch
     epochs = math.ceil(steps / max(spe, 1)) if steps else epochs or (cfg.phase2.epochs if p2 else o.epochs)
     lr = lr or (cfg.phase2.lr if p2 else o.lr)
@@ -242,7 +261,8 @@ def mimflow_learner(model: nn.Module, dls, run_dir=None, resume: dict|None = Non
     opt_func = partial(OptimWrapper, opt=torch.optim.AdamW, betas=o.betas, weight_decay=o.wd, eps=1e-8)
     terms = LossTerms()
     ckpt = None if run_dir is None else Path(run_dir)/('checkpoint.pt' if not p2 else 'checkpoint_phase2.pt')
-    allcbs = [LabelsToModel(), Schedule(cfg, lr, epochs, o.grad_accum, steps), terms, NonFiniteGuard(), GradientClip(o.clip),
+    kind, warm = (cfg.phase2.schedule, 0.) if p2 else (o.schedule, o.warmup_frac)
+    allcbs = [LabelsToModel(), Schedule(cfg, lr, epochs, o.grad_accum, steps, kind, warm), terms, NonFiniteGuard(), GradientClip(o.clip),
               EMA(o.ema_decay), Checkpoint(ckpt, resume), *(cbs or [])]
     if o.grad_accum > 1: allcbs.append(GradientAccumulation(dls.train.bs * o.grad_accum))
     if not o.validate: allcbs.append(SkipValidation())

@@ -1,4 +1,4 @@
-"""The perceptual loss (LPIPS + 0.1·ConvNeXt logits when their weights are on disk, a documented frozen stand-in otherwise) and the PatchGAN discriminator with its hinge loss.
+"""The perceptual loss (LPIPS + 0.1·ConvNeXt logits when their weights are on disk, else the same recipe on a network learned from the run's own data set) and the PatchGAN discriminator with its hinge loss.
 
 Docs: https://mimflow.github.io/mimflow/losses.html.md"""
 
@@ -6,39 +6,96 @@ Docs: https://mimflow.github.io/mimflow/losses.html.md"""
 
 # %% ../nbs/08b_losses.ipynb #687ce848
 from __future__ import annotations
-import warnings
+import math
 from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
+from .config import MIMFlowConfig
+from .core import load_tensors, net_path, save_tensors, seed_everything, tensor_digest
 
 # %% auto #0
-__all__ = ['VGG16_FILE', 'CONVNEXT_S_FILE', 'PerceptualLoss', 'patchgan', 'hinge_d_loss']
+__all__ = ['VGG16_FILE', 'CONVNEXT_S_FILE', 'PerceptualNet', 'lpips_mix', 'save_perceptual_net', 'load_perceptual_net',
+           'learned_perceptual_net', 'PerceptualLoss', 'build_perceptual', 'patchgan', 'hinge_d_loss']
 
 # %% ../nbs/08b_losses.ipynb #86a19365
 def _hub_file(name: str) -> Path: return Path(torch.hub.get_dir())/'checkpoints'/name
 
 VGG16_FILE, CONVNEXT_S_FILE = 'vgg16-397923af.pth', 'convnext_small-0c510722.pth'
 
-def _standin(in_chans: int, seed: int = 0) -> nn.Module:
-    "Frozen random conv features (2 layers) and a random 10-way linear 'classifier' on their pooled output."
-    g = torch.Generator().manual_seed(seed)
-    feats = nn.Sequential(nn.Conv2d(in_chans, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.ReLU())
-    head = nn.Linear(64, 10)
-    for p in [*feats.parameters(), *head.parameters()]: p.data = torch.randn(p.shape, generator=g) * (2 / max(1, p[0].numel())) ** 0.5
-    return nn.ModuleDict(dict(feats=feats, head=head)).requires_grad_(False).eval()
+def _stage(ci: int, co: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(ci, co, 3, padding=1), nn.ReLU(), nn.Conv2d(co, co, 3, padding=1), nn.ReLU())
+
+class PerceptualNet(nn.Module):
+    "VGG-style CNN, [-1,1] images (B,C,H,W) -> logits; `taps` gives the feature maps LPIPS compares (one per stage)."
+    def __init__(self, in_chans: int = 1, n_classes: int = 10, widths: tuple = (16, 32, 64)):
+        super().__init__()
+        self.in_chans, self.n_classes, self.widths = in_chans, n_classes, tuple(widths)
+        self.stages = nn.ModuleList([_stage(ci, co) for ci, co in zip((in_chans, *widths[:-1]), widths)])
+        self.head = nn.Linear(widths[-1], n_classes)
+
+    def taps(self, x: Tensor) -> tuple[list[Tensor], Tensor]:
+        "([feature map of each stage], logits)."
+        feats = []
+        for i, s in enumerate(self.stages):
+            x = s(x if i == 0 else F.max_pool2d(x, 2)); feats.append(x)
+        return feats, self.head(x.mean((2, 3)))
+
+    def forward(self, x: Tensor) -> Tensor: return self.taps(x)[1]
+
+def lpips_mix(net: PerceptualNet, x_hat: Tensor, x: Tensor) -> Tensor:
+    "(LPIPS over `net`'s taps + 0.1·MSE of its logits) / 1.1, averaged over the batch."
+    (fa, la), (fb, lb) = net.taps(x_hat), net.taps(x)
+    unit = lambda f: f / (f.norm(dim=1, keepdim=True) + 1e-10)
+    lp = sum((unit(a) - unit(b)).pow(2).sum(1).mean((1, 2)) for a, b in zip(fa, fb)).mean()
+    return (lp + 0.1 * F.mse_loss(la, lb)) / 1.1
 
 # %% ../nbs/08b_losses.ipynb #0aaee93b
+def save_perceptual_net(net: PerceptualNet, path, **meta) -> Path:
+    return save_tensors(path, net.state_dict(), dict(in_chans=net.in_chans, n_classes=net.n_classes, widths=list(net.widths), **meta))
+
+def load_perceptual_net(path) -> PerceptualNet:
+    sd, meta = load_tensors(path, 'perceptual network')
+    net = PerceptualNet(meta['in_chans'], meta['n_classes'], tuple(meta['widths']))
+    net.load_state_dict(sd); net.meta = meta
+    return net.eval().requires_grad_(False)
+
+def learned_perceptual_net(data_id: str, data=None, steps: int = 3000, seed: int = 1, progress: bool = False) -> PerceptualNet:
+    "The `PerceptualNet` of data set `data_id`: shipped or cached, else trained on `data()` -> (x_train, y_train, x_valid, y_valid) for about `steps` steps of 64 (at least 4 epochs) and cached."
+    from mimflow.data import fit_classifier
+    path = net_path('perceptual', data_id)
+    if path.is_file():
+        net = load_perceptual_net(path)
+        if net.meta.get('data_id') != data_id: raise ValueError(f'{path} holds the perceptual network of {net.meta.get("data_id")!r}, not {data_id!r}')
+        return net
+    if data is None: raise FileNotFoundError(f'no perceptual network of {data_id!r} is shipped or cached ({path}) and no training data was given')
+    xt, yt, xv, yv = data()
+    n, epochs = int(max(yt.max(), yv.max())) + 1, max(4, math.ceil(steps * 64 / len(xt)))
+    if n < 2: raise ValueError(f'loss.perc_net=learned trains a classifier of the data set, which needs >= 2 classes ({data_id!r} has {n}); '
+                               'set loss.perc_net=lpips (weights on disk), or the perceptual weights to 0')
+    if progress: print(f'training the perceptual network of {data_id} once ({epochs} epochs; cached in {path})', flush=True)
+    seed_everything(seed)
+    net = PerceptualNet(xt.shape[1], n)
+    acc = fit_classifier(net, xt, yt, xv, yv, epochs, progress=progress)
+    save_perceptual_net(net, path, data_id=data_id, valid_acc=acc, epochs=epochs, seed=seed)
+    return load_perceptual_net(path)
+
+# %% ../nbs/08b_losses.ipynb #08fbb371
 class PerceptualLoss(nn.Module):
-    "LPIPS + 0.1·ConvNeXt logits MSE when weights are on disk, else the frozen stand-in. Inputs in [-1,1]."
-    def __init__(self, in_chans: int = 3, backend: str = 'auto'):
+    "The perceptual mix (LPIPS + 0.1·logits MSE)/1.1 of a backend: 'lpips', 'learned' (give `net`) or 'random'. Inputs in [-1,1]."
+    def __init__(self, backend: str, net: nn.Module|None = None, in_chans: int = 1, name: str = ''):
         super().__init__()
-        if backend == 'auto': backend = 'lpips' if self.lpips_available() else 'standin'
-        if backend not in ('lpips', 'standin'): raise ValueError(f"backend must be 'auto', 'lpips' or 'standin', got {backend!r}")
-        if backend == 'lpips' and not self.lpips_available():
-            raise FileNotFoundError(f'LPIPS needs the lpips package and {_hub_file(VGG16_FILE)} on disk (no download is attempted)')
-        self.backend, self.in_chans = backend, in_chans
-        self._nets = [self._build_lpips() if backend == 'lpips' else _standin(in_chans)]
+        if backend not in ('lpips', 'learned', 'random'): raise ValueError(f"backend must be 'lpips', 'learned' or 'random', got {backend!r}")
+        if backend == 'lpips': net = self._build_lpips()
+        elif backend == 'random':
+            g = torch.Generator().manual_seed(0)
+            net = PerceptualNet(in_chans, 10)
+            for p in net.parameters(): p.data = torch.randn(p.shape, generator=g, device='cpu').to(p.device) * (2 / max(1, p[0].numel())) ** 0.5
+        elif net is None: raise ValueError("backend 'learned' needs its network: see learned_perceptual_net")
+        self.backend, self.name = backend, name
+        self._nets = [net.eval().requires_grad_(False) if isinstance(net, nn.Module) else net]
+
+    def __deepcopy__(self, memo): return self                             # frozen and stateless: an EMA copy shares it
 
     @staticmethod
     def lpips_available() -> bool:
@@ -46,27 +103,30 @@ class PerceptualLoss(nn.Module):
         except ImportError: return False
         return _hub_file(VGG16_FILE).exists()
 
-    def _build_lpips(self):
+    def _build_lpips(self) -> dict:
+        if not self.lpips_available():
+            raise FileNotFoundError(f'loss.perc_net=lpips needs the lpips package and {_hub_file(VGG16_FILE)} on disk (nothing is downloaded); '
+                                    'set loss.perc_net=learned to learn a perceptual network from the data set')
         import lpips, torchvision
-        net = dict(lpips=lpips.LPIPS(net='vgg', verbose=False).eval().requires_grad_(False))
+        nets = dict(lpips=lpips.LPIPS(net='vgg', verbose=False).eval().requires_grad_(False))
         if _hub_file(CONVNEXT_S_FILE).exists():
             cn = torchvision.models.convnext_small()
-            cn.load_state_dict(torch.load(_hub_file(CONVNEXT_S_FILE), map_location='cpu'))
-            net['convnext'] = cn.eval().requires_grad_(False)
-        return net
+            cn.load_state_dict(torch.load(_hub_file(CONVNEXT_S_FILE), map_location='cpu', weights_only=True))
+            nets['convnext'] = cn.eval().requires_grad_(False)
+        return nets
+
+    def describe(self) -> str:
+        "Which network this is, with a digest of its weights."
+        net = self._nets[0]
+        if self.backend == 'lpips': return 'lpips (VGG16' + (' + ConvNeXt-S)' if 'convnext' in net else ')')
+        return f'{self.backend} {self.name}'.strip() + f' (sha256 {tensor_digest(net.state_dict())[:12]})'
 
     def forward(self, x_hat: Tensor, x: Tensor) -> Tensor:
         "Perceptual distance between reconstructions and targets (B,C,H,W) in [-1,1], averaged over the batch."
         with torch.autocast(x.device.type, enabled=False):
             x_hat, x = x_hat.float(), x.float()
-            return self._lpips(x_hat, x) if self.backend == 'lpips' else self._standin(x_hat, x)
-
-    def _standin(self, x_hat, x):
-        net = self._nets[0].to(x.device)
-        fa, fb = net['feats'](x_hat), net['feats'](x)
-        unit = lambda f: f / (f.norm(dim=1, keepdim=True) + 1e-8)
-        la, lb = net['head'](fa.mean((2, 3))), net['head'](fb.mean((2, 3)))
-        return (unit(fa) - unit(fb)).pow(2).sum(1).mean() + 0.1 * F.mse_loss(la, lb)
+            if self.backend != 'lpips': return lpips_mix(self._nets[0].to(x.device), x_hat, x)
+            return self._lpips(x_hat, x)
 
     def _lpips(self, x_hat, x):
         nets = self._nets[0]
@@ -78,9 +138,21 @@ class PerceptualLoss(nn.Module):
             prep = lambda t: (F.interpolate((t + 1) / 2, size=224, mode='bilinear', antialias=True) - mean) / std
             cn = nets['convnext'].to(x.device)
             loss = loss + 0.1 * F.mse_loss(cn(prep(x_hat)), cn(prep(x)))
-        return loss
+        return loss / 1.1
 
-# %% ../nbs/08b_losses.ipynb #08fbb371
+def build_perceptual(cfg: MIMFlowConfig, data=None, progress: bool = False) -> PerceptualLoss:
+    "The perceptual loss `cfg.loss.perc_net` asks for; `data()` -> (x_train, y_train, x_valid, y_valid) trains a learned network if none is shipped or cached."
+    from mimflow.data import data_id
+    kind = cfg.loss.perc_net
+    if kind == 'auto': kind = 'lpips' if PerceptualLoss.lpips_available() else 'learned'
+    if kind != 'learned': return PerceptualLoss(kind, in_chans=cfg.in_chans)
+    did = data_id(cfg)
+    try: net = learned_perceptual_net(did, data, progress=progress)
+    except FileNotFoundError as e: raise FileNotFoundError(f'{e}: set loss.perc_net=lpips (weights on disk) or train where the data is') from None
+    if net.in_chans != cfg.in_chans: raise ValueError(f'the perceptual network of {did!r} reads {net.in_chans}-channel images, not {cfg.in_chans}')
+    return PerceptualLoss('learned', net, name=did)
+
+# %% ../nbs/08b_losses.ipynb #b58f3227
 def patchgan(in_chans: int = 3, ndf: int = 64, n_layers: int = 3) -> nn.Sequential:
     "PatchGAN discriminator: (B,C,H,W) in [0,1] -> patch logits (B,1,h,w)."
     layers, ch = [nn.Conv2d(in_chans, ndf, 4, 2, 1), nn.LeakyReLU(0.2, True)], ndf

@@ -19,10 +19,10 @@ __all__ = ['sample_mask_ratio', 'random_mask', 'PatchMasker']
 def sample_mask_ratio(n: int = 1, lo: float = 0.4, hi: float = 0.6, mean: float = 0.6, std: float = 0.25,
                       generator: torch.Generator|None = None) -> Tensor:
     "`n` ratios from N(mean, std²) truncated to [lo, hi], shape (n,)."
-    if lo == hi: return torch.full((n,), float(lo))
-    a, b = (torch.tensor([lo, hi], dtype=torch.float64) - mean) / std
+    if lo == hi: return torch.full((n,), float(lo), device='cpu')
+    a, b = (torch.tensor([lo, hi], dtype=torch.float64, device='cpu') - mean) / std
     ca, cb = torch.special.ndtr(a), torch.special.ndtr(b)
-    u = ca + (cb - ca) * torch.rand(n, generator=generator, dtype=torch.float64)
+    u = ca + (cb - ca) * torch.rand(n, generator=generator, dtype=torch.float64, device='cpu')   # one number per batch: on the host
     return (mean + std * torch.special.ndtri(u)).clamp(lo, hi).float()
 
 # %% ../nbs/03_masking.ipynb #7ffb11f6

@@ -1,4 +1,4 @@
-"""`MIMFlow`: encoder, flow and decoder trained jointly on NLL + reconstruction + auxiliary losses; `DecoderFinetune` wraps a trained model for phase 2 (the decoder fine-tuned with perceptual and GAN losses); `sample` goes noise → flow inverse → optional Tweedie step → decoder, and `sample_batches` streams any number of samples in bounded memory.
+"""`MIMFlow`: encoder, flow and decoder trained jointly on NLL + reconstruction + auxiliary losses; `DecoderFinetune` wraps a trained model for phase 2 (the decoder fine-tuned with perceptual and GAN losses); `FlowModel`, the sampling and evaluation interface MIMFlow shares with the baselines: `sample` goes noise → flow inverse → optional Tweedie step → images, and `sample_batches` streams any number of samples in bounded memory.
 
 Docs: https://mimflow.github.io/mimflow/model.html.md"""
 
@@ -6,122 +6,23 @@ Docs: https://mimflow.github.io/mimflow/model.html.md"""
 
 # %% ../nbs/09_model.ipynb #9df6eaef
 from __future__ import annotations
-import math
+import dataclasses, math
+from contextlib import contextmanager
 from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
-from .config import MIMFlowConfig
-from .core import shard_rand
+from .config import MIMFlowConfig, SamplingConfig
+from .core import PRETRAINED, load_tensors, save_tensors, shard_rand
 from .flow import flow_from_config, nll_loss, nll_to_bpd, denoise
 from .autoencoder import MaskedAutoencoder, param_breakdown, print_param_breakdown
 from .losses import PerceptualLoss, patchgan, hinge_d_loss
 
 # %% auto #0
-__all__ = ['PRETRAINED', 'drop_labels', 'MIMFlow', 'DecoderFinetune', 'sample_labels', 'sampling_kwargs', 'class_blocks',
+__all__ = ['sample_labels', 'FlowModel', 'drop_labels', 'MIMFlow', 'check_weights', 'DecoderFinetune', 'class_blocks',
            'sample_batches']
 
 # %% ../nbs/09_model.ipynb #f0c29e5c
-def drop_labels(y: Tensor|None, p: float) -> Tensor|None:
-    "Replace each label by the null class (-1) with probability p (the same draws however the batch is split)."
-    if y is None or p <= 0: return y
-    return torch.where(shard_rand(len(y), device=y.device) < p, torch.full_like(y, -1), y)
-
-class MIMFlow(nn.Module):
-    "Masked autoencoder + normalizing flow on its noisy latent, trained jointly."
-    phase = 1
-    def __init__(self, cfg: MIMFlowConfig):
-        super().__init__()
-        self.cfg = cfg
-        self.nll_ramp = 1.                 # multiplies loss.nll; the training loop ramps it up (optim.nll_warmup_frac)
-        self.autoencoder = MaskedAutoencoder(cfg)
-        self.flow = flow_from_config(cfg)
-        self.perceptual = PerceptualLoss(cfg.in_chans) if cfg.loss.perc > 0 else None
-
-    def weight(self, name: str) -> float:
-        "The weight of loss term `name`."
-        w = self.cfg.loss
-        return dict(nll=w.nll * self.nll_ramp, rec=w.rec, perc=w.perc, hog=w.hog, repa=w.repa).get(name, w.teacher if name.startswith('teacher') else 1.)
-
-    def forward(self, x: Tensor, y: Tensor|None = None) -> dict[str, Tensor]:
-        "All loss terms of a batch (x in [-1,1], y labels), the weighted total under 'loss'."
-        c, ae = self.cfg, self.autoencoder
-        l, mask, _ = ae.encode_with_mask(x)                                    # (B,N,C), (B,P,1)
-        lt = ae.add_noise(l)                                                   # l~, the same for flow and decoder
-        z, logdet = self.flow(lt, drop_labels(y, c.flow.label_drop) if self.training else y)
-        out = dict(nll=nll_loss(z, logdet))
-        x_hat = ae.decode(lt)
-        out['rec'] = F.mse_loss((x_hat + 1) / 2, (x + 1) / 2)
-        if self.perceptual is not None: out['perc'] = self.perceptual(x_hat, x)
-        out.update(ae.aux_losses(lt, x, mask) if self.training else {})
-        out['loss'] = sum(self.weight(k) * v for k, v in out.items())
-        with torch.no_grad():
-            out['bpd'] = nll_to_bpd(out['nll'])
-            out['latent_std'] = l.float().std(0).mean()
-            out['rec_baseline'] = F.mse_loss((x + 1) / 2, ((x + 1) / 2).mean(0, keepdim=True).expand_as(x))
-        return out
-
-    def param_breakdown(self) -> dict[str, int]:
-        "{module name: parameter count}: trainable modules, then frozen ones (teachers) listed apart."
-        return param_breakdown(self, expand=('autoencoder', 'aux'))
-
-# %% ../nbs/09_model.ipynb #16e8e019
-@torch.no_grad()
-def _features(self: MIMFlow, x: Tensor) -> Tensor:
-    "Mean-pooled encoder features (B, encoder.dim) of clean images in [-1,1], eval mode (no mask)."
-    was = self.training; self.eval()
-    try: return self.autoencoder.features(x).mean(1)
-    finally: self.train(was)
-
-@torch.no_grad()
-def _nll(self: MIMFlow, x: Tensor, y: Tensor|None = None) -> Tensor:
-    "Per-image NLL (B,) of the noisy latent in nats per latent dimension (no Gaussian constant), eval mode."
-    was = self.training; self.eval()
-    try:
-        z, logdet = self.flow(self.autoencoder.add_noise(self.autoencoder.encode(x)), y)
-        return 0.5 * z.float().pow(2).mean((1, 2)) - logdet / (z.shape[1] * z.shape[2])
-    finally: self.train(was)
-
-@torch.no_grad()
-def _reconstruct(self: MIMFlow, x: Tensor) -> Tensor:
-    "The decoder's image (B,C,H,W) in [-1,1] (unclamped) from the noisy latent of x, eval mode."
-    was = self.training; self.eval()
-    try: return self.autoencoder.decode(self.autoencoder.add_noise(self.autoencoder.encode(x)))
-    finally: self.train(was)
-
-MIMFlow.features, MIMFlow.nll, MIMFlow.reconstruct = _features, _nll, _reconstruct
-
-# %% ../nbs/09_model.ipynb #99914b9a
-class DecoderFinetune(nn.Module):
-    "Phase 2: `model`'s decoder fine-tuned with reconstruction, perceptual and GAN losses; everything else frozen."
-    phase = 2
-    def __init__(self, model: MIMFlow):
-        super().__init__()
-        c = self.cfg = model.cfg
-        model.requires_grad_(False)
-        model.autoencoder.decoder.requires_grad_(True)
-        model.autoencoder.aux = None
-        self.model = model
-        self.perceptual = model.perceptual or PerceptualLoss(c.in_chans)
-        self.disc = patchgan(c.in_chans, c.phase2.disc_ndf, c.phase2.disc_layers).to(next(model.parameters()).device)
-
-    def forward(self, x: Tensor, y: Tensor|None = None) -> dict[str, Tensor]:
-        "The phase-2 loss terms of a batch, the total under 'loss' (labels are not used)."
-        c, ae = self.cfg, self.model.autoencoder
-        with torch.no_grad():
-            ae.encoder.train(self.training and c.phase2.mask)                # masking as in phase 1
-            lt = ae.add_noise(ae.encode_with_mask(x)[0])
-        x_hat = ae.decode(lt)
-        x01, xh01 = (x + 1) / 2, (x_hat + 1) / 2
-        out = dict(rec=F.mse_loss(xh01, x01), perc=self.perceptual(x_hat, x))
-        self.disc.requires_grad_(False)
-        out['gan_g'] = -self.disc(xh01).mean()
-        self.disc.requires_grad_(True)
-        out['gan_d'] = hinge_d_loss(self.disc(x01), self.disc(xh01.detach()))
-        out['loss'] = c.loss.rec * out['rec'] + out['perc'] + c.loss.gan * out['gan_g'] + out['gan_d']
-        return out
-
-# %% ../nbs/09_model.ipynb #f0125d3c
 def sample_labels(n_or_labels, num_classes: int) -> tuple[Tensor|None, int]:
     "Labels (or None for an unconditional model) and count from an int (cycling through the classes) or labels; errors name the problem."
     if isinstance(n_or_labels, bool) or not isinstance(n_or_labels, (int, Tensor, list, tuple)):
@@ -135,77 +36,196 @@ def sample_labels(n_or_labels, num_classes: int) -> tuple[Tensor|None, int]:
     if y.max() >= num_classes or y.min() < -1: raise ValueError(f'labels must lie in [-1, {num_classes - 1}], got {y.min().item()}..{y.max().item()}')
     return y, len(y)
 
-def sampling_kwargs(c: MIMFlowConfig, **over) -> dict:
-    "The flow inverse's arguments from the config's `sampling` group, with the non-None values of `over` on top."
-    s = c.sampling
-    kw = dict(guidance=s.guidance, annealed=s.annealed, interval=s.interval, rule=s.rule, temperature=s.temperature,
-              solver=s.solver, group_size=s.group_size, tol=s.tol)
-    return {**kw, **{k: v for k, v in over.items() if v is not None}}
+class FlowModel(nn.Module):
+    "A flow on noisy tokens of images: sampling, likelihood and eval mode, the same for MIMFlow and the baselines."
+    denoise_lr: float|None = None              # the model's own default Tweedie step (None: the config's sampling.denoise_lr)
+    def tokens(self, x: Tensor) -> Tensor: raise NotImplementedError      # images (B,C,H,W) -> noisy tokens (B,N,C)
+    def images(self, t: Tensor) -> Tensor: raise NotImplementedError      # tokens -> images in [-1,1]
 
-@torch.no_grad()
-def _sample(self: MIMFlow, n_or_labels: int|Tensor, guidance: float|None = None, temperature: float|None = None,
-            denoise_lr: float|None = None, generator: torch.Generator|None = None, **kw) -> Tensor:
-    "Images (B,C,H,W) in [0,1]: `n` samples (labels cycling through the classes) or one per label."
-    c, dev = self.cfg, next(self.parameters()).device
-    y, n = sample_labels(n_or_labels, c.num_classes)
-    kw = sampling_kwargs(c, guidance=guidance, temperature=temperature, **kw)
-    lr = c.sampling.denoise_lr if denoise_lr is None else denoise_lr
-    was = self.training; self.eval()
-    out, bs = [], c.sampling.batch_size
-    for i in range(0, n, bs):
-        yi = None if y is None else y[i:i + bs].to(dev)
-        l = self.flow.sample(yi if yi is not None else min(bs, n - i), generator=generator, **kw)
-        if lr: l = denoise(self.flow, l, yi, c.sigma, lr)
-        out.append(((self.autoencoder.decode(l).float() + 1) / 2).clamp(0, 1))
-    self.train(was)
-    return torch.cat(out)
+    @contextmanager
+    def evaluating(self):
+        "Eval mode inside the block, the previous mode restored after it (also on an error)."
+        was = self.training; self.eval()
+        try: yield self
+        finally: self.train(was)
 
-MIMFlow.sample = _sample
+    def sampling_config(self, **over) -> SamplingConfig:
+        "The config's sampling settings (with the model's own denoising default) and the non-None values of `over` on top, checked."
+        base = {} if self.denoise_lr is None else dict(denoise_lr=self.denoise_lr)
+        return dataclasses.replace(self.cfg.sampling, **base, **{k: v for k, v in over.items() if v is not None})
 
-# %% ../nbs/09_model.ipynb #c5c371fe
-PRETRAINED = Path(__file__).parent/'pretrained' if '__file__' in globals() else None
+    @torch.no_grad()
+    def sample(self, n_or_labels: int|Tensor, sampling: SamplingConfig|None = None, generator: torch.Generator|None = None,
+               guidance: float|None = None, temperature: float|None = None, denoise_lr: float|None = None) -> Tensor:
+        "Images (B,C,H,W) in [0,1] for `n` (labels cycling through the classes) or the labels given, with `sampling` or the config's settings (and the values given)."
+        s = sampling or self.sampling_config(guidance=guidance, temperature=temperature, denoise_lr=denoise_lr)
+        y, n = sample_labels(n_or_labels, self.cfg.num_classes)
+        dev, out, bs = next(self.parameters()).device, [], s.batch_size
+        with self.evaluating():
+            for i in range(0, n, bs):
+                yi = None if y is None else y[i:i + bs].to(dev)
+                t = self.flow.sample(yi if yi is not None else min(bs, n - i), s, generator)
+                if s.denoise_lr: t = denoise(self.flow, t, yi, self.sigma, s.denoise_lr)
+                if not torch.isfinite(t).all():
+                    raise ValueError(f'sampling overflowed (non-finite tokens) at guidance {s.guidance:g} and temperature {s.temperature:g}: lower them')
+                out.append(((self.images(t).float() + 1) / 2).clamp(0, 1))
+        return torch.cat(out)
 
-def _save_pretrained(self: MIMFlow, folder, dtype: torch.dtype = torch.float16) -> Path:
-    "Write config.json and model.safetensors (weights cast to `dtype`) into `folder`."
-    from safetensors.torch import save_file
-    from mimflow.config import save_config
-    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
-    save_config(self.cfg, folder/'config.json')
-    save_file({k: v.detach().to('cpu', dtype if v.is_floating_point() else v.dtype).contiguous() for k, v in self.state_dict().items()},
-              str(folder/'model.safetensors'), metadata=dict(format='pt', library='mimflow'))
-    return folder
+    @torch.no_grad()
+    def nll(self, x: Tensor, y: Tensor|None = None) -> Tensor:
+        "Per-image NLL (B,) of the noisy tokens in nats per dimension (no Gaussian constant), eval mode."
+        with self.evaluating():
+            z, logdet = self.flow(self.tokens(x), y if self.cfg.num_classes else None)
+            return 0.5 * z.float().pow(2).mean((1, 2)) - logdet / (z.shape[1] * z.shape[2])
 
-@classmethod
-def _from_pretrained(cls, name_or_path, device=None) -> MIMFlow:
-    "A model (eval mode) from a folder of save_pretrained, a shipped model's name, or a Hugging Face Hub repository id."
-    from safetensors.torch import load_file
-    from mimflow.config import load_config
-    p = Path(name_or_path).expanduser()
-    shipped = PRETRAINED/str(name_or_path) if PRETRAINED is not None else None
-    if shipped is not None and (shipped/'config.json').is_file(): p = shipped
+# %% ../nbs/09_model.ipynb #16e8e019
+def _need_perceptual(p, key: str, w: float):
+    if p is None: raise ValueError(f'{key} = {w} needs a perceptual network: pass perceptual=mimflow.losses.build_perceptual(cfg, data), or set {key}=0')
+    return p
+
+def drop_labels(y: Tensor|None, p: float) -> Tensor|None:
+    "Replace each label by the null class (-1) with probability p (the same draws however the batch is split)."
+    if y is None or p <= 0: return y
+    return torch.where(shard_rand(len(y), device=y.device) < p, torch.full_like(y, -1), y)
+
+class MIMFlow(FlowModel):
+    "Masked autoencoder + normalizing flow on its noisy latent, trained jointly."
+    phase = 1
+    def __init__(self, cfg: MIMFlowConfig, perceptual: PerceptualLoss|None = None):
+        super().__init__()
+        self.cfg = cfg
+        self.nll_ramp = 1.                 # multiplies loss.nll; the training loop ramps it up (optim.nll_warmup_frac)
+        self.autoencoder = MaskedAutoencoder(cfg)
+        self.flow = flow_from_config(cfg)
+        self.perceptual = perceptual       # needed when loss.perc > 0 (mimflow.losses.build_perceptual); holds no parameters
+
+    def weight(self, name: str) -> float:
+        "The weight of loss term `name`."
+        w = self.cfg.loss
+        return dict(nll=w.nll * self.nll_ramp, rec=w.rec, perc=w.perc, hog=w.hog, repa=w.repa).get(name, w.teacher if name.startswith('teacher') else 1.)
+
+    def forward(self, x: Tensor, y: Tensor|None = None) -> dict[str, Tensor]:
+        "All loss terms of a batch (x in [-1,1], y labels), the weighted total under 'loss'."
+        c, ae = self.cfg, self.autoencoder
+        y = y if c.num_classes else None                                       # an unconditional model ignores labels
+        l, mask, _ = ae.encode_with_mask(x)                                    # (B,N,C), (B,P,1)
+        lt = ae.add_noise(l)                                                   # l~, the same for flow and decoder
+        z, logdet = self.flow(lt, drop_labels(y, c.flow.label_drop) if self.training else y)
+        out = dict(nll=nll_loss(z, logdet))
+        x_hat = ae.decode(lt)
+        out['rec'] = F.mse_loss((x_hat + 1) / 2, (x + 1) / 2)
+        if c.loss.perc > 0: out['perc'] = _need_perceptual(self.perceptual, 'loss.perc', c.loss.perc)(x_hat, x)
+        out.update(ae.aux_losses(lt, x, mask) if self.training else {})
+        out['loss'] = sum(self.weight(k) * v for k, v in out.items())
+        with torch.no_grad():
+            out['bpd'] = nll_to_bpd(out['nll'])
+            out['latent_std'] = l.float().std(0).mean()
+            out['rec_baseline'] = F.mse_loss((x + 1) / 2, ((x + 1) / 2).mean(0, keepdim=True).expand_as(x))
+        return out
+
+    def param_breakdown(self) -> dict[str, int]:
+        "{module name: parameter count}: trainable modules, then frozen ones (teachers) listed apart."
+        return param_breakdown(self, expand=('autoencoder', 'aux'))
+
+    @property
+    def sigma(self) -> float: return self.cfg.sigma * self.cfg.noise_gamma               # the noise on the latent
+    def tokens(self, x: Tensor) -> Tensor: return self.autoencoder.add_noise(self.autoencoder.encode(x))   # l~ (B,N,C)
+    def images(self, l: Tensor) -> Tensor: return self.autoencoder.decode(l)            # (B,C,H,W) in [-1,1], unclamped
+
+    @torch.no_grad()
+    def features(self, x: Tensor) -> Tensor:
+        "Mean-pooled encoder features (B, encoder.dim) of clean images in [-1,1], eval mode (no mask)."
+        with self.evaluating(): return self.autoencoder.features(x).mean(1)
+
+    @torch.no_grad()
+    def reconstruct(self, x: Tensor) -> Tensor:
+        "The decoder's image (B,C,H,W) in [-1,1] (unclamped) from the noisy latent of x, eval mode."
+        with self.evaluating(): return self.images(self.tokens(x))
+
+    def save_pretrained(self, folder, dtype: torch.dtype = torch.float16) -> Path:
+        "Write config.json and model.safetensors (weights cast to `dtype`, with their checksum) into `folder`."
+        from mimflow.config import save_config
+        folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+        save_config(self.cfg, folder/'config.json')
+        save_tensors(folder/'model.safetensors', {k: v.to(dtype if v.is_floating_point() else v.dtype) for k, v in self.state_dict().items()})
+        return folder
+
+    @classmethod
+    def from_pretrained(cls, name_or_path, device=None) -> MIMFlow:
+        "A model (eval mode) from a folder of save_pretrained, a shipped model's name, or a Hugging Face Hub repository id."
+        from mimflow.config import load_config
+        p = _pretrained_folder(name_or_path)
+        model = cls(load_config(p/'config.json'))
+        sd, _ = load_tensors(p/'model.safetensors', 'model weights')
+        check_weights(model, sd, p/'model.safetensors')
+        model.load_state_dict(sd)
+        return model.to(device or 'cpu').eval()
+
+def _pretrained_folder(name_or_path) -> Path:
+    "The folder of a shipped model's name, a path, or a Hub id (fetched where a network is); one-line errors."
+    p, shipped = Path(name_or_path).expanduser(), PRETRAINED/str(name_or_path)
+    if (shipped/'config.json').is_file(): p = shipped
     elif not p.exists():
         try:
             from huggingface_hub import snapshot_download
             p = Path(snapshot_download(str(name_or_path), allow_patterns=['config.json', 'model.safetensors']))
         except Exception as e:
-            shipped_names = sorted(d.name for d in PRETRAINED.iterdir()) if PRETRAINED is not None and PRETRAINED.is_dir() else []
-            raise FileNotFoundError(f'no model folder {str(name_or_path)!r}, no shipped model of that name ({shipped_names}), '
+            names = sorted(d.name for d in PRETRAINED.iterdir() if (d/'config.json').is_file())
+            raise FileNotFoundError(f'no model folder {str(name_or_path)!r}, no shipped model of that name ({names}), '
                                     f'and the Hugging Face Hub gave nothing ({type(e).__name__}); nothing else is tried') from None
     for f in ('config.json', 'model.safetensors'):
         if not (p/f).is_file(): raise FileNotFoundError(f'{p} holds no {f} (a folder written by save_pretrained has both)')
-    model = cls(load_config(p/'config.json'))
-    model.load_state_dict(load_file(str(p/'model.safetensors')))
-    return model.to(device or 'cpu').eval()
+    return p
 
-MIMFlow.save_pretrained, MIMFlow.from_pretrained = _save_pretrained, _from_pretrained
+def check_weights(model: nn.Module, sd: dict, path):
+    "One line naming what does not fit when weights `sd` are not the state dict `model` expects."
+    want = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    missing, extra = sorted(set(want) - set(sd)), sorted(set(sd) - set(want))
+    shape = [k for k in want if k in sd and tuple(sd[k].shape) != want[k]]
+    if missing or extra or shape:
+        parts = [f'{len(missing)} missing (e.g. {missing[0]})' if missing else '', f'{len(extra)} unexpected (e.g. {extra[0]})' if extra else '',
+                 f'{len(shape)} of another shape (e.g. {shape[0]}: {tuple(sd[shape[0]].shape)} in the file, {want[shape[0]]} in the model)' if shape else '']
+        raise ValueError(f'{path} does not fit the model its config describes: ' + ', '.join(x for x in parts if x) + ' tensors')
 
-# %% ../nbs/09_model.ipynb #6f87e3e4
+# %% ../nbs/09_model.ipynb #99914b9a
+class DecoderFinetune(nn.Module):
+    "Phase 2: `model`'s decoder fine-tuned with reconstruction, perceptual and GAN losses; everything else frozen."
+    phase = 2
+    def __init__(self, model: MIMFlow, perceptual: PerceptualLoss|None = None):
+        super().__init__()
+        c = self.cfg = model.cfg
+        model.requires_grad_(False)
+        model.autoencoder.decoder.requires_grad_(True)
+        model.autoencoder.aux = None
+        self.model, self.perceptual = model, perceptual                 # perceptual: needed when phase2.perc > 0
+        self.gan_on = c.phase2.disc_start == 0                          # the training loop switches it at phase2.disc_start
+        self.disc = patchgan(c.in_chans, c.phase2.disc_ndf, c.phase2.disc_layers).to(next(model.parameters()).device)
+
+    def forward(self, x: Tensor, y: Tensor|None = None) -> dict[str, Tensor]:
+        "The phase-2 loss terms of a batch, the total under 'loss' (labels are not used)."
+        c, ae, w = self.cfg, self.model.autoencoder, self.cfg.phase2
+        with torch.no_grad():
+            ae.encoder.train(self.training and c.phase2.mask)                # masking as in phase 1
+            lt = ae.add_noise(ae.encode_with_mask(x)[0])
+        x_hat = ae.decode(lt)
+        x01, xh01 = (x + 1) / 2, (x_hat + 1) / 2
+        out = dict(rec=F.mse_loss(xh01, x01), perc=_need_perceptual(self.perceptual, 'phase2.perc', w.perc)(x_hat, x) if w.perc else x.new_zeros(()))
+        out['gan_g'] = out['gan_d'] = x.new_zeros(())
+        if self.gan_on:
+            self.disc.requires_grad_(False)
+            out['gan_g'] = -self.disc(xh01).mean()
+            self.disc.requires_grad_(True)
+            out['gan_d'] = hinge_d_loss(self.disc(x01), self.disc(xh01.detach()))
+        out['loss'] = w.rec * out['rec'] + w.perc * out['perc'] + w.gan * out['gan_g'] + out['gan_d']
+        return out
+
+# %% ../nbs/09_model.ipynb #f0125d3c
 def class_blocks(n: int, num_classes: int) -> Tensor:
     "n labels in class-major blocks of (nearly) equal size, as ADM's evaluation lays out 50 per class."
     return torch.arange(n) * num_classes // n
 
 def sample_batches(model, labels: Tensor|int, batch_size: int = 256, seed: int = 0, rank: int = 0, world: int = 1,
-                   progress: bool = False, **kw):
+                   progress: bool = False, sampling: SamplingConfig|None = None):
     "Yield (images (b,C,H,W) in [0,1] on the CPU, labels (b,) or None, chunk index) for this process's chunks."
     from fastprogress.fastprogress import progress_bar
     n = labels if isinstance(labels, int) else len(labels)
@@ -216,4 +236,4 @@ def sample_batches(model, labels: Tensor|int, batch_size: int = 256, seed: int =
         lo, hi = i * batch_size, min((i + 1) * batch_size, n)
         yi = hi - lo if isinstance(labels, int) else labels[lo:hi]
         g = torch.Generator().manual_seed(seed * 1_000_003 + i)
-        yield model.sample(yi, generator=g, **kw).cpu(), (None if isinstance(labels, int) else yi), i
+        yield model.sample(yi, sampling, generator=g).cpu(), (None if isinstance(labels, int) else yi), i

@@ -15,6 +15,7 @@ from timm.layers import RotaryEmbeddingMixed
 from timm.layers.attention import AttentionRope
 from timm.models.vision_transformer import Block
 from .config import Geometry
+from .core import assert_all
 
 # %% auto #0
 __all__ = ['RopeBlock', 'pad_rope', 'init_vit', 'ViTStack', 'check_images', 'load_checked', 'read_state_dict']
@@ -72,8 +73,10 @@ def check_images(x: Tensor, geo: Geometry):
     if not torch.is_tensor(x) or x.ndim != 4 or tuple(x.shape[1:]) != want:
         raise ValueError(f'expected images (B,{want[0]},{want[1]},{want[2]}) in [-1,1], got shape {tuple(getattr(x, "shape", ()))}')
     if not x.is_floating_point(): raise TypeError(f'images must be floating point in [-1,1], got {x.dtype} (map uint8 images with x / 127.5 - 1)')
-    lo, hi = x.detach().aminmax()
-    if lo < -1.001 or hi > 1.001: raise ValueError(f'images must lie in [-1,1], got values in [{lo.item():.3g}, {hi.item():.3g}] (map 0-255 pixels with x / 127.5 - 1)')
+    xd = x.detach()
+    assert_all(torch.isfinite(xd), 'images have non-finite values (nan or inf)')
+    assert_all((xd >= -1.001) & (xd <= 1.001), 'images must lie in [-1,1] (map 0-255 pixels with x / 127.5 - 1)',
+               lambda: f', got values in [{xd.min().item():.3g}, {xd.max().item():.3g}]')
 
 # %% ../nbs/05b_vit.ipynb #68784df2
 def load_checked(model: nn.Module, sd: dict, path, what: str, new: tuple = (), ignore: tuple = ('head.', 'fc_norm.'), **kw):
