@@ -32,7 +32,8 @@ PROFILES = dict(
                 needs=dict(pixel_tarflow_wall=('mimflow', 'pixel_tarflow')), sigma_pix=0.2, pix_patch=4, budget_s=None,
                 n_per_class=100, probe_epochs=30, out=ROOT/'results'),
     fashion=dict(preset='small', img_size=32, variants=('mimflow_phase2', 'pixel_tarflow', 'mimflow', 'no_mask', 'two_stage'),
-                 needs={}, sigma_pix=0.2, pix_patch=4, budget_s='preset', n_per_class=100, probe_epochs=30, out=ROOT/'results_fashion'))
+                 needs={}, sigma_pix=0.2, pix_patch=4, budget_s='preset', n_per_class=100, probe_epochs=30, out=ROOT/'results_fashion',
+                 core=('mimflow_phase2', 'pixel_tarflow')))
 GUIDANCE = dict(digits=(0., 0.25, 0.5, 0.75, 1., 1.5), fashion=(0., 0.5, 1., 1.5, 2., 3.))
 
 
@@ -195,8 +196,9 @@ def run_one(data: str, variant: str, seed: int, out: Path, quick: bool, sets: di
     seed_everything(seed)
     dls = get_dls(cfg)
     model, learn, info = train_variant(variant, cfg, prof, dls, seed, out, quick, sigma_pix, pix_patch)
-    info.update(variant=variant, seed=seed, quick=quick, data=data, preset=cfg.name, train_time_s=round(train_seconds(learn, info), 1),
-                steps_done=learn.global_step, final_train_terms=train_terms_tail(learn))
+    learners = [*info.pop('_other_learners', []), learn]                 # every learner of the run: stages, phases
+    info.update(variant=variant, seed=seed, quick=quick, data=data, preset=cfg.name, train_time_s=round(train_seconds(learners), 1),
+                steps_done=sum(l.global_step for l in learners), final_train_terms=train_terms_tail(learn))
     info.setdefault('trainable_params', info['mimflow_trainable_params'])
     t1 = time.time()
     model.eval()
@@ -209,10 +211,10 @@ def run_one(data: str, variant: str, seed: int, out: Path, quick: bool, sets: di
     (out/f'{variant}_s{seed}.json').write_text(json.dumps(info, indent=1))
     return info
 
-def train_seconds(learn, info: dict) -> float:
-    "Training time of the run (every learner of a two-stage or phase-2 run)."
+def train_seconds(learners: list) -> float:
+    "Training time of the run: all its learners (the stages of a two-stage run, the phases of a phase-2 run)."
     from mimflow.learner import train_time
-    return train_time(learn) + sum(train_time(l) for l in info.pop('_other_learners', []))
+    return sum(train_time(l) for l in learners)
 
 def train_terms_tail(learn, n: int = 50) -> dict:
     "Mean of each recorded training term over the last `n` steps."
@@ -324,7 +326,7 @@ def side_by_side(data: str, out: Path, seed: int = 0):
     buf = io.BytesIO(); fig.savefig(buf, dpi=110); plt.close(fig)
     Image.open(buf).convert('L').save(out/'samples_side_by_side.png', optimize=True)
 
-def orchestrate(data: str, jobs: list[tuple], n_jobs: int, needs: dict, commit: bool = False):
+def orchestrate(data: str, jobs: list[tuple], n_jobs: int, needs: dict, commit: bool = False, on_done=None):
     "Run the (variant, seed, out folder, extra args) jobs as worker subprocesses, `n_jobs` at a time, each after the runs it needs."
     running, t0 = [], time.time()
     env = {**os.environ, 'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1'}
@@ -348,35 +350,36 @@ def orchestrate(data: str, jobs: list[tuple], n_jobs: int, needs: dict, commit: 
             running.remove(r); log.close()
             ok = proc.returncode == 0 and (out/f'{v}_s{s}.json').exists()
             print(f'[{time.time() - t0:6.0f}s] {v} seed {s} ({out.name}): ' + ('done' if ok else f'FAILED (rc {proc.returncode}, see {out}/{v}_s{s}.log)'), flush=True)
+            if ok and on_done: on_done()
             if ok and commit: commit_result(out/f'{v}_s{s}.json', f'{data} comparison: {v} seed {s}')
     return time.time() - t0
 
 def commit_result(path: Path, message: str):
-    "Commit one finished run's result file (JSON and sample grid), so that a session that ends keeps it."
-    files = [str(p) for p in (path, path.with_name(f'samples_{path.stem}.png')) if p.exists()]
+    "Commit one finished run's result file (JSON and sample grid, the summary and the README table made from it), so that a session that ends keeps it."
+    files = [str(p) for p in (path, path.with_name(f'samples_{path.stem}.png'), path.with_name('summary.json'), ROOT.parent/'README.md') if p.exists()]
     r = subprocess.run(['git', 'add', *files], cwd=ROOT, capture_output=True, text=True)
     if r.returncode == 0: subprocess.run(['git', 'commit', '-q', '-m', message, '--', *files], cwd=ROOT, capture_output=True, text=True)
 
 SWEEP = [(p, s) for p in (4, 8) for s in (0.1, 0.2, 0.3)]
 
-def sweep_pixel(data: str, out: Path, n_jobs: int, quick: bool, commit: bool) -> dict:
-    """The pixel TarFlow at each patch size and noise level of SWEEP (seed 0, the comparison's budget), each in a folder
-    of its own; the best by FID-domain is recorded in pixel_sweep.json and is the comparison's pixel TarFlow."""
+def sweep_pixel(data: str, out: Path, n_jobs: int, quick: bool, commit: bool, budget_s: float) -> dict:
+    """The pixel TarFlow at each patch size and noise level of SWEEP (seed 0, `budget_s` training seconds each), each in a
+    folder of its own; the best by FID-domain is recorded in pixel_sweep.json and is the comparison's pixel TarFlow."""
     subs = {}
     for patch, sg in SWEEP:
         sub = out/f'pixel_sweep_p{patch}_s{sg}'; sub.mkdir(exist_ok=True)
         if (out/'calibration.json').exists() and not (sub/'calibration.json').exists(): shutil.copy(out/'calibration.json', sub/'calibration.json')
         subs[patch, sg] = sub
-    orchestrate(data, [('pixel_tarflow', 0, sub, (['--quick'] if quick else []) + ['--sigma-pix', str(sg), '--pix-patch', str(p)])
+    orchestrate(data, [('pixel_tarflow', 0, sub, (['--quick'] if quick else []) + ['--sigma-pix', str(sg), '--pix-patch', str(p), '--budget', str(budget_s)])
                        for (p, sg), sub in subs.items()], n_jobs, {}, commit)
     res = {f'p{p}_s{sg}': json.loads((sub/'pixel_tarflow_s0.json').read_text())['metrics'] for (p, sg), sub in subs.items()
            if (sub/'pixel_tarflow_s0.json').exists()}
     best = min(res, key=lambda k: res[k]['fid_domain'])
     p, sg = next((p, sg) for (p, sg) in subs if f'p{p}_s{sg}' == best)
-    summary = dict(best=dict(patch=p, sigma_pix=sg), by_setting={k: {m: v[m] for m in ('fid_domain', 'fid_detail', 'class_acc')} for k, v in res.items()})
+    summary = dict(best=dict(patch=p, sigma_pix=sg), budget_s=round(budget_s, 1),
+                   by_setting={k: {m: v[m] for m in ('fid_domain', 'fid_detail', 'class_acc')} for k, v in res.items()})
     (out/'pixel_sweep.json').write_text(json.dumps(summary, indent=1))
-    for f in subs[p, sg].glob('*pixel_tarflow_s0*'):                     # the best setting's seed 0 is the comparison's
-        if not (out/f.name).exists(): shutil.copy(f, out/f.name)
+    if commit: commit_result(out/'pixel_sweep.json', f'{data} comparison: the pixel TarFlow sweep')
     return summary
 
 def main(argv=None):
@@ -386,6 +389,7 @@ def main(argv=None):
     p.add_argument('--out', type=Path, default=None, help='output folder (default: experiments/results[_fashion])')
     p.add_argument('--seeds', type=int, nargs='+', default=None, help='seeds (default 0 1 2; 0 with --quick)')
     p.add_argument('--variants', nargs='+', default=None)
+    p.add_argument('--ablation-seeds', type=int, nargs='+', default=None, help='seeds of the ablations (default: --seeds), where time is short')
     p.add_argument('--jobs', type=int, default=2, help='trainings in parallel (each uses one thread)')
     p.add_argument('--set', action='append', default=[], help='a setting key=value for the preset (pilot runs)')
     p.add_argument('--budget', type=float, default=None, help='training seconds per run (instead of the profile\'s)')
@@ -393,6 +397,7 @@ def main(argv=None):
     p.add_argument('--pix-patch', type=int, default=None, help='patch size of the pixel TarFlow (default: the sweep\'s best)')
     p.add_argument('--analyse', action='store_true', help='only analyse the saved models: the yardstick and the guidance sweep')
     p.add_argument('--sweep-pixel', action='store_true', help="the pixel TarFlow at patch 4 and 8 x noise 0.1, 0.2, 0.3 (seed 0)")
+    p.add_argument('--sweep-share', type=float, default=1/3, help="the sweep's training time per setting, as a share of the comparison's budget")
     p.add_argument('--calibrate', action='store_true', help="only measure every variant's seconds per step (calibration.json), one after another")
     p.add_argument('--commit', action='store_true', help='git-commit each finished run\'s result file as it lands')
     p.add_argument('--worker', nargs=2, metavar=('VARIANT', 'SEED'), help=argparse.SUPPRESS)
@@ -425,10 +430,19 @@ def main(argv=None):
         for patch, sg in (SWEEP if a.data == 'fashion' else ()):
             for key, make in makers('pixel_tarflow', cfg, sg, patch).items(): calibrated(out, key, make, dls, a.quick)
         print((out/'calibration.json').read_text()); return
-    if a.sweep_pixel: print(json.dumps(sweep_pixel(a.data, out, a.jobs, a.quick, a.commit), indent=1)); return
+    if a.sweep_pixel:
+        from mimflow.data import get_dls
+        cfg = base_config(prof, a.quick, sets)
+        share = a.sweep_share * budget_seconds(prof, cfg, out, get_dls(cfg), a.quick)
+        print(json.dumps(sweep_pixel(a.data, out, a.jobs, a.quick, a.commit, share), indent=1)); return
     variants = a.variants or prof['variants']
-    jobs = [(v, s, out, extra) for s in seeds for v in variants]        # seed-major: a cut-short run still compares all variants
-    wall = orchestrate(a.data, jobs, a.jobs, prof['needs'], a.commit)
+    core = [v for v in variants if v in prof.get('core', variants)]
+    jobs = [(v, s, out, extra) for s in seeds for v in core]            # seed-major: a cut-short run still compares all variants
+    jobs += [(v, s, out, extra) for s in (a.ablation_seeds or seeds) for v in variants if v not in core]   # then the ablations
+    def on_done():                                                      # the summary and the README's table, after every run
+        summarise(a.data, out, seeds)
+        subprocess.run([sys.executable, str(ROOT/'report.py'), '--readme'], capture_output=True)
+    wall = orchestrate(a.data, jobs, a.jobs, prof['needs'], a.commit, on_done)
     summarise(a.data, out, seeds); side_by_side(a.data, out, seeds[0])
     info_path = out/'run_info.json'
     prev = json.loads(info_path.read_text()) if info_path.exists() else {}

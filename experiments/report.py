@@ -23,18 +23,25 @@ def _cell(d: dict, k: str, nd: int, best: bool) -> str:
     s = f"{d[k]['mean']:.{nd}f} ± {d[k]['std']:.{nd}f}"
     return f'**{s}**' if best else s
 
-def comparison_rows(results: Path, extra: dict|None = None) -> tuple[list[str], list[list[str]]]:
+FASHION_COLUMNS = [('fid_domain', 'FID-domain ↓', 2), ('fid_detail', 'FID-detail ↓', 3), ('class_acc', 'class acc ↑', 3),
+                   ('probe_top1', 'probe top-1 ↑', 3), ('recon_fid', 'decoder floor ↓', 2), ('recon_psnr', 'recon PSNR (dB)', 1)]
+
+FASHION_MORE = [('latent_bpd', 'bits/dim', 3), ('recon_fid_detail', 'floor, FID-detail ↓', 3), ('samples_per_s', 'samples/s ↑', 1)]
+
+def comparison_rows(results: Path, extra: dict|None = None, columns: list|None = None) -> tuple[list[str], list[list[str]]]:
     "Header and rows (mean ± std over seeds) of a comparison's summary.json; the best mean of each column in bold."
+    COLUMNS = columns or globals()['COLUMNS']
     summary = json.loads((Path(results)/'summary.json').read_text())
+    seeds = columns is not None                                          # the Fashion table says how many seeds each row has
     best = {}
     for k, _, _ in COLUMNS:
         if k in ('latent_bpd',): continue                              # pixels and latents: not comparable
         vals = {v: d[k]['mean'] for v, d in summary.items() if k in d}
-        if vals: best[k] = (min if k == 'fid_domain' else max)(vals, key=vals.get)
-    header = ['variant', 'params', 'steps', 'train time (s)'] + [name for _, name, _ in COLUMNS]
+        if vals: best[k] = (min if k in ('fid_domain', 'fid_detail', 'recon_fid', 'recon_fid_detail') else max)(vals, key=vals.get)
+    header = ['variant'] + (['seeds'] if seeds else []) + ['params', 'steps', 'train time (s)'] + [name for _, name, _ in COLUMNS]
     rows = []
     for v, d in summary.items():
-        cells = [TITLES.get(v, v), f"{d['trainable_params'] / 1e6:.2f}M", f"{d['steps']:,.0f}", f"{d['train_time_s']:,.0f}"]
+        cells = [TITLES.get(v, v)] + ([str(d['n_seeds'])] if seeds else []) + [f"{d['trainable_params'] / 1e6:.2f}M", f"{d['steps']:,.0f}", f"{d['train_time_s']:,.0f}"]
         for k, _, nd in COLUMNS:
             c = _cell(d, k, nd, best.get(k) == v)
             if k == 'latent_bpd' and v.startswith('pixel') and c != 'n/a': c += ' (pixels)'
@@ -77,11 +84,33 @@ def scale_rows(path: Path) -> tuple[list[str], list[list[str]]]:
              f"arr_0 {'x'.join(map(str, z['arr_0']))} {z['dtype']}, {per_class}"]]
     return ['stage', 'wall (s)', 'peak memory of a process (MiB)', 'result'], rows
 
+def tune_rows(folder: Path, guidance: tuple = (0., 1., 2., 3.)) -> tuple[list[str], list[list[str]]]:
+    """The tuning runs of the `small` preset (`experiments/tune_small.py`): how each differs from the preset as shipped,
+    the decoder floor and the samples at several guidance weights, for its phase-1 and its phase-2 model."""
+    from mimflow.config import small, flat_items, replace
+    preset, seen, rows = flat_items(small()), {}, []
+    header = ['run', 'differs from the preset in', 'phase', 'steps', 'floor FID ↓', 'PSNR (dB)'] + [f'w={w:g}: FID ↓ / class acc ↑' for w in guidance]
+    for r in [json.loads(p.read_text()) for p in sorted(Path(folder).glob('*.json'))]:
+        run = flat_items(replace(small(), **dict(x.split('=', 1) for x in r['sets'])))
+        diff = [f'{k}={run[k]}'.replace('[]', 'none').replace('()', 'none') for k in preset if run[k] != preset[k] and k != 'phase2.run']
+        what = (', '.join(diff) or 'none') + (f", seed {r['seed']}" if r['seed'] else '')
+        name = r['name'].split('_')[0]
+        for ph in ('phase1', 'phase2'):
+            if ph not in r: continue
+            d, key = r[ph], json.dumps(r[ph], sort_keys=True)
+            if ph == 'phase1' and key in seen: rows.append([name, what, '1', f'the phase-1 model of {seen[key]}'] + [''] * (2 + len(guidance))); continue
+            seen.setdefault(key, name)
+            rows.append([name, what if ph == 'phase1' else '', ph[-1], f"{d['steps']:,}", f"{d['recon_fid']:.2f}", f"{d['recon_psnr']:.2f}"]
+                        + [f"{d['guidance'][str(w)]['fid_domain']:.2f} / {d['guidance'][str(w)]['class_acc']:.3f}" for w in guidance])
+    return header, rows
+
 TABLES = {
     'default': lambda: markdown(*default_run_rows(ROOT/'experiments'/'results_default'/'metrics.json')),
     'digits': lambda: markdown(*comparison_rows(ROOT/'experiments'/'results')),
-    'fashion': lambda: markdown(*comparison_rows(ROOT/'experiments'/'results_fashion')),
+    'fashion': lambda: markdown(*comparison_rows(ROOT/'experiments'/'results_fashion', columns=FASHION_COLUMNS))
+               if (ROOT/'experiments'/'results_fashion'/'summary.json').exists() else '*(the runs are under way)*',
     'scale': lambda: markdown(*scale_rows(ROOT/'experiments'/'results_scale'/'scale_path.json')),
+    'tune': lambda: markdown(*tune_rows(ROOT/'experiments'/'results_tune')),
 }
 
 def fill(text: str) -> str:

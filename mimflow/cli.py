@@ -1,4 +1,4 @@
-"""The `mimflow` command: one entry point, a subcommand per job (`train`, `sample`, `eval`, `demo`, `export`), settings from presets, config files and `--set key=value`, several processes with torchrun, and one-line errors. The run folder it writes is `13b_runs`; the `.npz` of samples, `13c_npz`.
+"""The `mimflow` command: one entry point, a subcommand per job (`train`, `sample`, `eval`, `demo`, `export`), settings from presets, config files and `--set key=value`, several processes with torchrun, and one-line errors. The run folder it writes, and how several processes share it, is `13b_runs`; the `.npz` of samples, `13c_npz`.
 
 Docs: https://mimflow.github.io/mimflow/cli.html.md"""
 
@@ -56,46 +56,6 @@ def build_config(preset: str = 'tiny', config: str|None = None, sets: list[str]|
     with _usage(): return replace(get_preset(preset), **_settings(config, sets, **shortcuts))
 
 # %% ../nbs/14_cli.ipynb #b5b5f1b9
-def _setup_processes(device: str|None, threads: int|None = None):
-    "(rank, world, device) of this process, initialising torch.distributed when launched with several; CPU threads set."
-    import torch, torch.distributed as dist
-    from mimflow.core import default_device
-    if threads is not None and threads < 1: raise UsageError(f'--threads must be >= 1, got {threads}')
-    world = int(os.environ.get('WORLD_SIZE', 1))
-    if world == 1:
-        with _usage(RuntimeError): dev = default_device(device)
-        rank = 0
-    else:
-        rank, local = int(os.environ.get('RANK', 0)), int(os.environ.get('LOCAL_RANK', 0))
-        cuda = (device or ('cuda' if torch.cuda.is_available() else 'cpu')).startswith('cuda')
-        if cuda: torch.cuda.set_device(local)
-        if not dist.is_initialized(): dist.init_process_group('nccl' if cuda else 'gloo')
-        dev = torch.device(f'cuda:{local}') if cuda else torch.device('cpu')
-    if threads or dev.type == 'cpu': torch.set_num_threads(threads or 1)
-    return rank, world, dev
-
-def _close_processes(world: int):
-    "Leave the process group: what follows (the evaluation) runs in this process alone, and fastai must not gather."
-    import torch.distributed as dist
-    if world > 1 and dist.is_initialized():
-        dist.destroy_process_group()
-        os.environ['WORLD_SIZE'] = '1'                                  # fastai reads the launch from the environment
-
-@contextmanager
-def _locked(run: Path, rank: int, world: int):
-    "Rank 0 takes the run folder's lock; every process learns whether it could (a busy folder stops them all)."
-    from mimflow.runs import run_lock
-    lock, err = run_lock(run, rank), None
-    try: lock.__enter__()
-    except ValueError as e: err = str(e)
-    if world > 1:
-        import torch.distributed as dist
-        box = [err]; dist.broadcast_object_list(box, 0); err = box[0]
-    if err: raise UsageError(err)
-    try: yield
-    finally: lock.__exit__(None, None, None)
-
-# %% ../nbs/14_cli.ipynb #b4c84af5
 def _plan(run: Path, preset, config, sets, data, epochs, batch_size, resume: bool, phase: int):
     "(config, phases to train, whether the first resumes) of a `train` call, checked against the run folder."
     from mimflow.config import config_from_dict, replace
@@ -164,7 +124,7 @@ def train(
 ):
     "Train MIMFlow (default: the tiny preset on the bundled digits) into a run folder."
     import matplotlib; matplotlib.use('Agg')
-    from mimflow.runs import check_not_busy, check_writable, train_phase, finish_run
+    from mimflow.runs import check_not_busy, check_writable, train_phase, finish_run, setup_processes, close_processes, locked_run
     from mimflow.learner import NonFiniteLossError
     from mimflow.core import seed_everything
     from mimflow.data import get_dls
@@ -174,18 +134,18 @@ def train(
     cfg, phases, resume = _plan(run, preset, config, set, data, epochs, batch_size, resume, phase)
     _check_weights(cfg, phases)
     with _usage(): check_writable(run)
-    rank, world, dev = _setup_processes(device, threads)
+    with _usage(RuntimeError, ValueError): rank, world, dev = setup_processes(device, threads)
     try:
         perc = _perceptual(cfg, phases, rank)
         seed_everything(seed)
         with _usage(): dls = get_dls(cfg, device=dev, world=world, progress=rank == 0)     # bad data stops here, before anything is written
-        with _locked(run, rank, world), _usage(ValueError, NonFiniteLossError, run=run):
+        with _usage(ValueError, NonFiniteLossError, run=run), locked_run(run, rank, world):
             for i, ph in enumerate(phases): learn = train_phase(cfg, run, ph, seed, dev, rank, world, resume and i == 0, perc, dls if i == 0 else None)
-            _close_processes(world)                                     # the first process finishes alone
+            close_processes(world)                                     # the first process finishes alone
             if rank == 0: finish_run(run, learn, phases[-1], world, evaluate=not no_eval)
-    finally: _close_processes(world)
+    finally: close_processes(world)
 
-# %% ../nbs/14_cli.ipynb #104d41a8
+# %% ../nbs/14_cli.ipynb #b4c84af5
 def _sample_plan(run, n, npz, out, force, batch_size, guidance, temperature, denoise_lr, solver, compile):
     "(model, sampling settings, figure path, npz path) of a `sample` call, everything checked before any sampling."
     from mimflow.runs import load_run, check_writable, figure_format
@@ -225,10 +185,10 @@ def sample(
 ):
     "Sample from a trained run: a grid by class, and optionally an .npz of any number of samples in bounded memory."
     import matplotlib; matplotlib.use('Agg')
-    from mimflow.runs import save_samples_grid
+    from mimflow.runs import save_samples_grid, setup_processes, close_processes
     from mimflow.npz import write_samples_npz
     model, s, fig, npz = _sample_plan(run, n, npz, out, force, batch_size, guidance, temperature, denoise_lr, solver, compile)
-    rank, world, dev = _setup_processes(device, threads)
+    with _usage(RuntimeError, ValueError): rank, world, dev = setup_processes(device, threads)
     model.to(dev)
     K = model.cfg.num_classes
     try:
@@ -239,9 +199,9 @@ def sample(
             if write_samples_npz(model, npz, n, s.batch_size, seed, rank, world, force, progress=rank == 0, sampling=s):
                 c = model.cfg
                 print(f'wrote {npz}: {n} samples, arr_0 uint8 {(n, c.img_size, c.img_size, c.in_chans)}' + (', labels arr_1' if K else ''))
-    finally: _close_processes(world)
+    finally: close_processes(world)
 
-# %% ../nbs/14_cli.ipynb #02f4b7a1
+# %% ../nbs/14_cli.ipynb #104d41a8
 @call_parse
 def eval_run(
     run: str,                  # run folder
@@ -255,12 +215,12 @@ def eval_run(
 ):
     "Evaluate a trained run into RUN/metrics.json and print the table."
     import matplotlib; matplotlib.use('Agg')
-    from mimflow.runs import check_not_busy, check_writable, load_run, run_lock, evaluate_run, write_metrics
+    from mimflow.runs import check_not_busy, check_writable, load_run, run_lock, evaluate_run, write_metrics, setup_processes
     from mimflow.evaluate import format_metrics
     for name, v in (('--per-class', per_class), ('--items', items)):
         if v < 1: raise UsageError(f'{name} must be >= 1, got {v}')
     run = Path(run)
-    _, _, dev = _setup_processes(device, threads)
+    with _usage(RuntimeError, ValueError): _, _, dev = setup_processes(device, threads)
     with _usage(run=run):
         check_not_busy(run)
         model, _ = load_run(run, dev)
@@ -272,7 +232,7 @@ def eval_run(
             write_metrics(run, m)
     print(format_metrics(m))
 
-# %% ../nbs/14_cli.ipynb #cf5634c8
+# %% ../nbs/14_cli.ipynb #02f4b7a1
 @call_parse
 def demo(
     out: str = 'runs/demo',  # output folder
@@ -324,7 +284,7 @@ def export(
         write_image_folder(xt, yt, classes, out, 'train'); write_image_folder(xv, yv, classes, out, 'val')
     print(f'wrote {out}: {len(xt)} training and {len(xv)} validation images in {len(classes)} class folders')
 
-# %% ../nbs/14_cli.ipynb #719e9aa6
+# %% ../nbs/14_cli.ipynb #cf5634c8
 COMMANDS = dict(train=train, sample=sample, eval=eval_run, demo=demo, export=export)
 _ALIASES = {'--cfg': '--guidance', '--denoise': '--denoise-lr'}              # names of earlier releases
 

@@ -265,7 +265,7 @@ def mimflow_learner(model: nn.Module, dls, run_dir=None, resume: dict|None = Non
     allcbs = [LabelsToModel(), Schedule(cfg, lr, epochs, o.grad_accum, steps, kind, warm), terms, NonFiniteGuard(), GradientClip(o.clip),
               EMA(o.ema_decay), Checkpoint(ckpt, resume), *(cbs or [])]
     if o.grad_accum > 1: allcbs.append(GradientAccumulation(dls.train.bs * o.grad_accum))
-    if not o.validate: allcbs.append(SkipValidation())
+    if not o.validate or p2: allcbs.append(SkipValidation())         # phase 2 is measured by the evaluation, not by phase 1's loss terms
     learn = Learner(dls, model, loss_func=total_loss, opt_func=opt_func, lr=lr, cbs=allcbs, path=run_dir or '.')
     learn.epochs, learn.terms, learn.checkpoint_path = epochs, terms, ckpt
     learn.global_step = learn.first_epoch = learn.global_epoch = 0

@@ -1,4 +1,4 @@
-"""Everything `mimflow train` keeps in a run folder and how it keeps it safe: the lock, the checkpoint names, loading a run's model, the figures, the metrics, the evaluation set-up, and training one phase of a run.
+"""Everything `mimflow train` keeps in a run folder and how it keeps it safe: the lock, the checkpoint names, loading a run's model, the figures, the metrics, the evaluation set-up, several processes (their set-up and one lock for all), and training one phase of a run.
 
 Docs: https://mimflow.github.io/mimflow/runs.html.md"""
 
@@ -15,8 +15,8 @@ from .core import atomic_write, default_device, seed_everything
 # %% auto #0
 __all__ = ['CHECKPOINTS', 'FIGURE_FORMATS', 'checkpoint_path', 'latest_checkpoint', 'lock_owner', 'check_not_busy', 'run_lock',
            'check_writable', 'clean_stale', 'load_run', 'figure_format', 'save_grid', 'grid_classes',
-           'save_samples_grid', 'save_loss_plot', 'write_metrics', 'eval_data', 'evaluate_run', 'train_phase',
-           'finish_run', 'decoders_before_after', 'ConfigWriter']
+           'save_samples_grid', 'save_loss_plot', 'write_metrics', 'eval_data', 'evaluate_run', 'setup_processes',
+           'close_processes', 'locked_run', 'train_phase', 'finish_run', 'decoders_before_after', 'ConfigWriter']
 
 # %% ../nbs/13b_runs.ipynb #4ce3e977
 CHECKPOINTS = {1: 'checkpoint.pt', 2: 'checkpoint_phase2.pt'}
@@ -183,6 +183,43 @@ def evaluate_run(model, inception=None, per_class: int = 100, items: int = 10000
     return m
 
 # %% ../nbs/13b_runs.ipynb #f5fab979
+def setup_processes(device: str|None, threads: int|None = None):
+    "(rank, world, device) of this process, initialising torch.distributed when launched with several; CPU threads set."
+    import torch.distributed as dist
+    if threads is not None and threads < 1: raise ValueError(f'--threads must be >= 1, got {threads}')
+    world = int(os.environ.get('WORLD_SIZE', 1))
+    if world == 1:
+        rank, dev = 0, default_device(device)
+    else:
+        rank, local = int(os.environ.get('RANK', 0)), int(os.environ.get('LOCAL_RANK', 0))
+        cuda = (device or ('cuda' if torch.cuda.is_available() else 'cpu')).startswith('cuda')
+        if cuda: torch.cuda.set_device(local)
+        if not dist.is_initialized(): dist.init_process_group('nccl' if cuda else 'gloo')
+        dev = torch.device(f'cuda:{local}') if cuda else torch.device('cpu')
+    if threads or dev.type == 'cpu': torch.set_num_threads(threads or 1)
+    return rank, world, dev
+
+def close_processes(world: int):
+    "Leave the process group: what follows (the evaluation) runs in this process alone, and fastai must not gather."
+    import torch.distributed as dist
+    if world > 1 and dist.is_initialized():
+        dist.destroy_process_group()
+        os.environ['WORLD_SIZE'] = '1'                                  # fastai reads the launch from the environment
+
+@contextmanager
+def locked_run(run: Path, rank: int, world: int):
+    "Rank 0 takes the run folder's lock; every process learns whether it could (a busy folder stops them all: ValueError)."
+    lock, err = run_lock(run, rank), None
+    try: lock.__enter__()
+    except ValueError as e: err = str(e)
+    if world > 1:
+        import torch.distributed as dist
+        box = [err]; dist.broadcast_object_list(box, 0); err = box[0]
+    if err: raise ValueError(err)
+    try: yield
+    finally: lock.__exit__(None, None, None)
+
+# %% ../nbs/13b_runs.ipynb #9bdd7af2
 def train_phase(cfg, run, phase: int, seed: int, dev, rank: int = 0, world: int = 1, resume: bool = False, perceptual=None, dls=None):
     "Train phase `phase` of the run in `run`; return the fastai Learner. `dls`: the phase's data, built right after seeding (default: here)."
     from mimflow.config import save_config, config_to_dict
@@ -217,9 +254,11 @@ def finish_run(run, learn, phase: int, world: int, evaluate: bool = True):
     cfg = model.cfg
     save_loss_plot(learn.terms.state_dict(), run/'losses.png')
     save_samples_grid(model, run/'samples.png')
-    p = learn.perceptual
+    p, t = learn.perceptual, train_time(learn)
+    t1 = torch.load(checkpoint_path(run, 1), map_location='cpu', weights_only=True)['train_time_s'] if phase == 2 else None
     metrics = dict(preset=cfg.name, phase=phase, epochs=learn.epochs, steps=learn.global_step, processes=world,
-                   train_time_s=round(train_time(learn), 1), device=str(next(model.parameters()).device),
+                   train_time_s=round(t + (t1 or 0), 1), **({'phase_train_time_s': [round(t1, 1), round(t, 1)]} if t1 is not None else {}),
+                   device=str(next(model.parameters()).device),
                    perceptual=p.describe() if p is not None and (cfg.loss.perc or phase == 2) else 'off')
     if evaluate:
         data = eval_data(cfg)

@@ -3,7 +3,9 @@
 
 Draft format: cells start with a line `#%%` (code) or `#%% md` (markdown); markdown content is raw.
 Cell ids are stable: derived from the notebook name and the cell's first line + occurrence count,
-so inserting a cell does not churn the ids of the others.
+so inserting a cell does not churn the ids of the others. Writing over an existing notebook keeps its metadata (the
+output hash of tools/run_notebooks.py) and the outputs of every code cell whose source did not change: a notebook
+whose code is unchanged stays current, and one whose code changed reads as stale until it is executed again.
 
   py2nb.py draft.py nbs/05_flow.ipynb     # draft -> notebook
   py2nb.py --back nbs/05_flow.ipynb out.py # notebook -> draft
@@ -40,6 +42,16 @@ def to_nb(cells, name):
     return dict(cells=nbcells, metadata=dict(kernelspec=dict(display_name='python3', language='python', name='python3')),
                 nbformat=4, nbformat_minor=5)
 
+def keep_outputs(nb, old):
+    "Carry `old`'s metadata and the outputs of unchanged code cells (same id and source) over to `nb`."
+    prev = {c['id']: c for c in old['cells'] if c['cell_type'] == 'code'}
+    for c in nb['cells']:
+        o = prev.get(c['id'])
+        if c['cell_type'] == 'code' and o is not None and ''.join(o['source']) == ''.join(c['source']):
+            c.update(execution_count=o.get('execution_count'), outputs=o.get('outputs', []))
+    nb['metadata'] = {**old.get('metadata', {}), **nb['metadata']}
+    return nb
+
 def back(nb):
     parts = []
     for c in nb['cells']:
@@ -53,4 +65,5 @@ if __name__ == '__main__':
     else:
         src, dst = Path(sys.argv[1]), Path(sys.argv[2])
         nb = to_nb(parse(src.read_text()), dst.stem)
+        if dst.exists(): nb = keep_outputs(nb, json.loads(dst.read_text()))
         dst.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n')

@@ -3,9 +3,10 @@
 
     python tools/ship_networks.py --preset small --kind classifier    # the domain classifier that scores samples
     python tools/ship_networks.py --preset small --kind perceptual    # the learned perceptual network of phase 2
+    python tools/ship_networks.py --preset small --kind reference     # FID reference statistics of the evaluation images
 
-Each is what `mimflow.classifier.classifier_for` / `mimflow.losses.learned_perceptual_net` would train (and cache) on
-first use; shipping it means every run of that data set, anywhere, uses the same weights. The two are trained
+Each is what `mimflow.classifier.classifier_for` / `mimflow.losses.learned_perceptual_net` / `mimflow.classifier.reference_for`
+would train or compute (and cache) on first use; shipping it means every run of that data set, anywhere, uses the same weights. The two are trained
 separately (other architecture, other seed), so the network that scores samples is never part of their loss.
 """
 import argparse, shutil
@@ -13,7 +14,7 @@ import torch
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--preset', default='small'); p.add_argument('--kind', choices=('classifier', 'perceptual'), required=True)
+    p.add_argument('--preset', default='small'); p.add_argument('--kind', choices=('classifier', 'perceptual', 'reference'), required=True)
     p.add_argument('--threads', type=int, default=1)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
@@ -26,6 +27,9 @@ def main():
     if a.kind == 'classifier':
         from mimflow.classifier import classifier_for
         net = classifier_for(cfg, progress=True); print(f'valid acc {net.valid_acc:.4f}, digest {net.digest}')
+    elif a.kind == 'reference':
+        from mimflow.classifier import reference_for
+        reference_for(cfg); print('reference statistics computed')
     else:
         from mimflow.losses import learned_perceptual_net
         net = learned_perceptual_net(did, lambda: labelled_data(cfg), progress=True); print(f'valid acc {net.meta["valid_acc"]:.4f}')
