@@ -34,7 +34,7 @@ PROFILES = dict(
     fashion=dict(preset='small', img_size=32, variants=('mimflow_phase2', 'pixel_tarflow', 'mimflow', 'no_mask', 'two_stage'),
                  needs={}, sigma_pix=0.2, pix_patch=4, budget_s='preset', n_per_class=100, probe_epochs=30, out=ROOT/'results_fashion',
                  core=('mimflow_phase2', 'pixel_tarflow')))
-GUIDANCE = dict(digits=(0., 0.25, 0.5, 0.75, 1., 1.5), fashion=(0., 0.5, 1., 1.5, 2., 3.))
+GUIDANCE = dict(digits=(0., 0.25, 0.5, 0.75, 1., 1.5), fashion=(0., 1., 2., 3.))
 
 
 # ------------------------------------------------------------------------------------------------ models and training
@@ -326,6 +326,17 @@ def side_by_side(data: str, out: Path, seed: int = 0):
     buf = io.BytesIO(); fig.savefig(buf, dpi=110); plt.close(fig)
     Image.open(buf).convert('L').save(out/'samples_side_by_side.png', optimize=True)
 
+def grids_at_size(out: Path, variants, seed: int, path: Path):
+    "The sample grids of `variants` (seed `seed`) pasted side by side at the size they were drawn, each under its title."
+    from PIL import Image, ImageDraw, ImageFont
+    vs = [v for v in variants if (out/f'samples_{v}_s{seed}.png').exists()]
+    ims, gap, head = [Image.open(out/f'samples_{v}_s{seed}.png').convert('L') for v in vs], 30, 34
+    canvas = Image.new('L', (sum(i.width for i in ims) + gap * (len(ims) - 1), max(i.height for i in ims) + head), 255)
+    draw, font, x = ImageDraw.Draw(canvas), ImageFont.load_default(size=22), 0
+    for v, im in zip(vs, ims):
+        canvas.paste(im, (x, head)); draw.text((x, 4), f'{TITLES[v]} (seed {seed})', fill=0, font=font); x += im.width + gap
+    canvas.save(path, optimize=True)
+
 def orchestrate(data: str, jobs: list[tuple], n_jobs: int, needs: dict, commit: bool = False, on_done=None):
     "Run the (variant, seed, out folder, extra args) jobs as worker subprocesses, `n_jobs` at a time, each after the runs it needs."
     running, t0 = [], time.time()
@@ -420,7 +431,9 @@ def main(argv=None):
     clf = data_and_classifier(a.data, a.quick)[-1]
     print(f'domain classifier: valid acc {clf.valid_acc:.4f} (sha256 {clf.digest})', flush=True)
     if a.analyse:
-        print(json.dumps(yardstick(a.data, out), indent=1)); guidance_sweep(a.data, out); return
+        print(json.dumps(yardstick(a.data, out), indent=1)); guidance_sweep(a.data, out)
+        if 'core' in prof: grids_at_size(out, prof['core'], seeds[0], out/'samples_core.png')
+        return
     if a.calibrate:                                                     # in a quiet moment, before the runs: all variants alike
         torch.set_num_threads(1)
         from mimflow.data import get_dls
