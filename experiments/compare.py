@@ -17,10 +17,11 @@ Every model comes from the library (`mimflow.model`, `mimflow.baselines`) and is
 data set's shipped domain classifier; this script only decides what to train for how long and collects the results.
 Each (variant, seed) writes one JSON (and a sample grid PNG and its EMA weights as safetensors) into the output
 folder; finished ones are skipped, so an interrupted run resumes. `summary.json` holds the mean and spread over
-seeds, `samples_side_by_side.png` the grids.
+seeds, the profile's `grids` the sample grids of seed 0 side by side (`samples_side_by_side.png` on the digits,
+`samples_core.png` and `samples_ablations.png` on Fashion-MNIST).
 """
 from __future__ import annotations
-import argparse, io, json, os, platform, shutil, statistics, subprocess, sys, time, warnings
+import argparse, json, os, platform, shutil, statistics, subprocess, sys, time, warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -30,10 +31,12 @@ TITLES = dict(mimflow='MIMFlow (joint, masked)', pixel_tarflow='pixel TarFlow', 
 PROFILES = dict(
     digits=dict(preset='tiny', img_size=16, variants=('mimflow', 'pixel_tarflow', 'two_stage', 'no_mask', 'pixel_tarflow_wall'),
                 needs=dict(pixel_tarflow_wall=('mimflow', 'pixel_tarflow')), sigma_pix=0.2, pix_patch=4, budget_s=None,
-                n_per_class=100, probe_epochs=30, out=ROOT/'results'),
+                n_per_class=100, probe_epochs=30, out=ROOT/'results',
+                grids={'samples_side_by_side.png': ('mimflow', 'pixel_tarflow', 'pixel_tarflow_wall', 'two_stage', 'no_mask')}),
     fashion=dict(preset='small', img_size=32, variants=('mimflow_phase2', 'pixel_tarflow', 'mimflow', 'no_mask', 'two_stage'),
                  needs={}, sigma_pix=0.2, pix_patch=4, budget_s='preset', n_per_class=100, probe_epochs=30, out=ROOT/'results_fashion',
-                 core=('mimflow_phase2', 'pixel_tarflow')))
+                 core=('mimflow_phase2', 'pixel_tarflow'),
+                 grids={'samples_core.png': ('mimflow_phase2', 'pixel_tarflow'), 'samples_ablations.png': ('mimflow', 'no_mask', 'two_stage')}))
 GUIDANCE = dict(digits=(0., 0.25, 0.5, 0.75, 1., 1.5), fashion=(0., 1., 2., 3.))
 
 
@@ -312,30 +315,24 @@ def summarise(data: str, out: Path, seeds) -> dict:
     (out/'summary.json').write_text(json.dumps(summary, indent=1))
     return summary
 
-def side_by_side(data: str, out: Path, seed: int = 0):
-    "The seed-`seed` sample grids of every variant next to each other, titled."
-    import matplotlib; matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    from PIL import Image
-    vs = [v for v in PROFILES[data]['variants'] if (out/f'samples_{v}_s{seed}.png').exists()]
-    if not vs: return
-    fig, axs = plt.subplots(1, len(vs), figsize=(3.2 * len(vs), 3.6), squeeze=False)
-    for a, v in zip(axs[0], vs):
-        a.imshow(Image.open(out/f'samples_{v}_s{seed}.png'), cmap='gray', vmin=0, vmax=255); a.axis('off'); a.set_title(TITLES[v], fontsize=9)
-    fig.suptitle(f'conditional samples, one row per class (seed {seed})'); fig.tight_layout()
-    buf = io.BytesIO(); fig.savefig(buf, dpi=110); plt.close(fig)
-    Image.open(buf).convert('L').save(out/'samples_side_by_side.png', optimize=True)
-
-def grids_at_size(out: Path, variants, seed: int, path: Path):
-    "The sample grids of `variants` (seed `seed`) pasted side by side at the size they were drawn, each under its title."
+def grids_at_size(out: Path, variants, seed: int, path: Path, per_line: int = 3):
+    "The sample grids of `variants` (seed `seed`) pasted side by side at the size they were drawn (`per_line` to a line), each under its title."
     from PIL import Image, ImageDraw, ImageFont
     vs = [v for v in variants if (out/f'samples_{v}_s{seed}.png').exists()]
+    if not vs: return
     ims, gap, head = [Image.open(out/f'samples_{v}_s{seed}.png').convert('L') for v in vs], 30, 34
-    canvas = Image.new('L', (sum(i.width for i in ims) + gap * (len(ims) - 1), max(i.height for i in ims) + head), 255)
-    draw, font, x = ImageDraw.Draw(canvas), ImageFont.load_default(size=22), 0
-    for v, im in zip(vs, ims):
-        canvas.paste(im, (x, head)); draw.text((x, 4), f'{TITLES[v]} (seed {seed})', fill=0, font=font); x += im.width + gap
+    w, h = max(i.width for i in ims), max(i.height for i in ims) + head          # the grids of one data set share their size
+    cols = min(per_line, len(ims)); lines = -(-len(ims) // cols)
+    canvas = Image.new('L', (cols * w + gap * (cols - 1), lines * h + gap * (lines - 1)), 255)
+    draw, font = ImageDraw.Draw(canvas), ImageFont.load_default(size=22)
+    for k, (v, im) in enumerate(zip(vs, ims)):
+        x, y = (k % cols) * (w + gap), (k // cols) * (h + gap)
+        canvas.paste(im, (x, y + head)); draw.text((x, y + 4), f'{TITLES[v]} (seed {seed})', fill=0, font=font)
     canvas.save(path, optimize=True)
+
+def draw_grids(data: str, out: Path, seed: int = 0):
+    "Every side-by-side figure of the profile's `grids` (file name: variants)."
+    for name, variants in PROFILES[data]['grids'].items(): grids_at_size(out, variants, seed, out/name)
 
 def orchestrate(data: str, jobs: list[tuple], n_jobs: int, needs: dict, commit: bool = False, on_done=None):
     "Run the (variant, seed, out folder, extra args) jobs as worker subprocesses, `n_jobs` at a time, each after the runs it needs."
@@ -406,7 +403,7 @@ def main(argv=None):
     p.add_argument('--budget', type=float, default=None, help='training seconds per run (instead of the profile\'s)')
     p.add_argument('--sigma-pix', type=float, default=None, help='noise std on [-1,1] pixels for the pixel TarFlow (default: the sweep\'s best)')
     p.add_argument('--pix-patch', type=int, default=None, help='patch size of the pixel TarFlow (default: the sweep\'s best)')
-    p.add_argument('--analyse', action='store_true', help='only analyse the saved models: the yardstick and the guidance sweep')
+    p.add_argument('--analyse', action='store_true', help='only analyse the saved models: the yardstick (once per domain classifier), the guidance sweep, the grids')
     p.add_argument('--sweep-pixel', action='store_true', help="the pixel TarFlow at patch 4 and 8 x noise 0.1, 0.2, 0.3 (seed 0)")
     p.add_argument('--sweep-share', type=float, default=1/3, help="the sweep's training time per setting, as a share of the comparison's budget")
     p.add_argument('--calibrate', action='store_true', help="only measure every variant's seconds per step (calibration.json), one after another")
@@ -431,8 +428,10 @@ def main(argv=None):
     clf = data_and_classifier(a.data, a.quick)[-1]
     print(f'domain classifier: valid acc {clf.valid_acc:.4f} (sha256 {clf.digest})', flush=True)
     if a.analyse:
-        print(json.dumps(yardstick(a.data, out), indent=1)); guidance_sweep(a.data, out)
-        if 'core' in prof: grids_at_size(out, prof['core'], seeds[0], out/'samples_core.png')
+        old = json.loads((out/'yardstick.json').read_text()) if (out/'yardstick.json').exists() else {}
+        print(json.dumps(old if old.get('classifier_sha256') == clf.digest else yardstick(a.data, out), indent=1))   # once per classifier
+        guidance_sweep(a.data, out)
+        draw_grids(a.data, out, seeds[0])
         return
     if a.calibrate:                                                     # in a quiet moment, before the runs: all variants alike
         torch.set_num_threads(1)
@@ -456,7 +455,7 @@ def main(argv=None):
         summarise(a.data, out, seeds)
         subprocess.run([sys.executable, str(ROOT/'report.py'), '--readme'], capture_output=True)
     wall = orchestrate(a.data, jobs, a.jobs, prof['needs'], a.commit, on_done)
-    summarise(a.data, out, seeds); side_by_side(a.data, out, seeds[0])
+    summarise(a.data, out, seeds); draw_grids(a.data, out, seeds[0])
     info_path = out/'run_info.json'
     prev = json.loads(info_path.read_text()) if info_path.exists() else {}
     info_path.write_text(json.dumps(dict(prev, **{f'wall_s_{time.strftime("%Y%m%d-%H%M%S")}': round(wall, 1)}, cpus=os.cpu_count(),
