@@ -359,7 +359,7 @@ def orchestrate(data: str, jobs: list[tuple], n_jobs: int, needs: dict, commit: 
             ok = proc.returncode == 0 and (out/f'{v}_s{s}.json').exists()
             print(f'[{time.time() - t0:6.0f}s] {v} seed {s} ({out.name}): ' + ('done' if ok else f'FAILED (rc {proc.returncode}, see {out}/{v}_s{s}.log)'), flush=True)
             if ok and on_done: on_done()
-            if ok and commit: commit_result(out/f'{v}_s{s}.json', f'{data} comparison: {v} seed {s}')
+            if ok and commit: commit_result(out/f'{v}_s{s}.json', f'{data} comparison: {v} seed {s} ({out.name})')   # the folder names a sweep's setting
     return time.time() - t0
 
 def commit_result(path: Path, message: str):
