@@ -26,16 +26,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 METRICS = ('fid_domain', 'fid_detail', 'class_acc', 'probe_top1', 'latent_bpd', 'recon_psnr', 'recon_fid', 'recon_fid_detail', 'samples_per_s')
-TITLES = dict(mimflow='MIMFlow (joint, masked)', pixel_tarflow='pixel TarFlow', two_stage='two-stage (AE, then flow)',
-              no_mask='MIMFlow, no masking', pixel_tarflow_wall='pixel TarFlow, same wall time', mimflow_phase2='MIMFlow + phase 2')
+from report import TITLES, FASHION_TITLES                                  # the models' names, one place for the tables and the grids
 PROFILES = dict(
     digits=dict(preset='tiny', img_size=16, variants=('mimflow', 'pixel_tarflow', 'two_stage', 'no_mask', 'pixel_tarflow_wall'),
                 needs=dict(pixel_tarflow_wall=('mimflow', 'pixel_tarflow')), sigma_pix=0.2, pix_patch=4, budget_s=None,
-                n_per_class=100, probe_epochs=30, out=ROOT/'results',
+                n_per_class=100, probe_epochs=30, out=ROOT/'results', titles=TITLES,
                 grids={'samples_side_by_side.png': ('mimflow', 'pixel_tarflow', 'pixel_tarflow_wall', 'two_stage', 'no_mask')}),
     fashion=dict(preset='small', img_size=32, variants=('mimflow_phase2', 'pixel_tarflow', 'mimflow', 'no_mask', 'two_stage'),
                  needs={}, sigma_pix=0.2, pix_patch=4, budget_s='preset', n_per_class=100, probe_epochs=30, out=ROOT/'results_fashion',
-                 core=('mimflow_phase2', 'pixel_tarflow'),
+                 core=('mimflow_phase2', 'pixel_tarflow'), titles=FASHION_TITLES,
                  grids={'samples_core.png': ('mimflow_phase2', 'pixel_tarflow'), 'samples_ablations.png': ('mimflow', 'no_mask', 'two_stage')}))
 GUIDANCE = dict(digits=(0., 0.25, 0.5, 0.75, 1., 1.5), fashion=(0., 1., 2., 3.))
 
@@ -315,7 +314,7 @@ def summarise(data: str, out: Path, seeds) -> dict:
     (out/'summary.json').write_text(json.dumps(summary, indent=1))
     return summary
 
-def grids_at_size(out: Path, variants, seed: int, path: Path, per_line: int = 3):
+def grids_at_size(out: Path, variants, seed: int, path: Path, titles: dict, per_line: int = 3):
     "The sample grids of `variants` (seed `seed`) pasted side by side at the size they were drawn (`per_line` to a line), each under its title."
     from PIL import Image, ImageDraw, ImageFont
     vs = [v for v in variants if (out/f'samples_{v}_s{seed}.png').exists()]
@@ -327,12 +326,12 @@ def grids_at_size(out: Path, variants, seed: int, path: Path, per_line: int = 3)
     draw, font = ImageDraw.Draw(canvas), ImageFont.load_default(size=22)
     for k, (v, im) in enumerate(zip(vs, ims)):
         x, y = (k % cols) * (w + gap), (k // cols) * (h + gap)
-        canvas.paste(im, (x, y + head)); draw.text((x, y + 4), f'{TITLES[v]} (seed {seed})', fill=0, font=font)
+        canvas.paste(im, (x, y + head)); draw.text((x, y + 4), f'{titles[v]} (seed {seed})', fill=0, font=font)
     canvas.save(path, optimize=True)
 
 def draw_grids(data: str, out: Path, seed: int = 0):
     "Every side-by-side figure of the profile's `grids` (file name: variants)."
-    for name, variants in PROFILES[data]['grids'].items(): grids_at_size(out, variants, seed, out/name)
+    for name, variants in PROFILES[data]['grids'].items(): grids_at_size(out, variants, seed, out/name, PROFILES[data]['titles'])
 
 def orchestrate(data: str, jobs: list[tuple], n_jobs: int, needs: dict, commit: bool = False, on_done=None):
     "Run the (variant, seed, out folder, extra args) jobs as worker subprocesses, `n_jobs` at a time, each after the runs it needs."

@@ -15,13 +15,14 @@ ROOT = Path(__file__).resolve().parents[1]
 TITLES = dict(mimflow='MIMFlow (joint, masked)', pixel_tarflow='pixel-space TarFlow', two_stage='two-stage (autoencoder, then flow)',
               no_mask='MIMFlow without masking', pixel_tarflow_wall='pixel-space TarFlow, same wall time',
               mimflow_phase2='MIMFlow + phase-2 decoder fine-tune')
+FASHION_TITLES = {**TITLES, 'mimflow': 'MIMFlow without phase 2'}       # there, the preset's model has a phase 2 and this is its ablation
 # (result key, column title, decimals, which mean is best: min, max, or None where the rows do not compare)
 COLUMNS = [('fid_domain', 'FID-domain ↓', 2, min), ('class_acc', 'class acc ↑', 3, max), ('probe_top1', 'probe top-1 ↑', 3, max),
            ('latent_bpd', 'bpd', 3, None), ('recon_psnr', 'recon PSNR (dB)', 1, max)]      # bpd: pixels and latents differ
 
 def _cell(d: dict, k: str, nd: int, best: bool) -> str:
     if k not in d: return 'n/a'
-    s = f"{d[k]['mean']:.{nd}f} ± {d[k]['std']:.{nd}f}"
+    s = f"{d[k]['mean']:.{nd}f}" + (f" ± {d[k]['std']:.{nd}f}" if len(d[k]['values']) > 1 else '')     # one seed: no spread to show
     return f'**{s}**' if best else s
 
 FASHION_COLUMNS = [('fid_domain', 'FID-domain ↓', 2, min), ('fid_detail', 'FID-detail ↓', 3, min), ('class_acc', 'class acc ↑', 3, max),
@@ -29,9 +30,9 @@ FASHION_COLUMNS = [('fid_domain', 'FID-domain ↓', 2, min), ('fid_detail', 'FID
 
 FASHION_MORE = [('latent_bpd', 'bits/dim', 3, None), ('recon_fid_detail', 'floor, FID-detail ↓', 3, min), ('samples_per_s', 'samples/s ↑', 1, max)]
 
-def comparison_rows(results: Path, columns: list|None = None, seeds: bool = False) -> tuple[list[str], list[list[str]]]:
+def comparison_rows(results: Path, columns: list|None = None, seeds: bool = False, titles: dict|None = None) -> tuple[list[str], list[list[str]]]:
     "Header and rows (mean ± std over seeds) of a comparison's summary.json, `columns` as in `COLUMNS`; the best mean of each column in bold, and with `seeds` a column of how many seeds each row has."
-    columns = columns or COLUMNS
+    columns, titles = columns or COLUMNS, titles or TITLES
     summary = json.loads((Path(results)/'summary.json').read_text())
     best = {}
     for k, _, _, pick in columns:
@@ -40,7 +41,7 @@ def comparison_rows(results: Path, columns: list|None = None, seeds: bool = Fals
     header = ['variant'] + (['seeds'] if seeds else []) + ['params', 'steps', 'train time (s)'] + [name for _, name, _, _ in columns]
     rows = []
     for v, d in summary.items():
-        cells = [TITLES.get(v, v)] + ([str(d['n_seeds'])] if seeds else []) + [f"{d['trainable_params'] / 1e6:.2f}M", f"{d['steps']:,.0f}", f"{d['train_time_s']:,.0f}"]
+        cells = [titles.get(v, v)] + ([str(d['n_seeds'])] if seeds else []) + [f"{d['trainable_params'] / 1e6:.2f}M", f"{d['steps']:,.0f}", f"{d['train_time_s']:,.0f}"]
         for k, _, nd, _ in columns:
             c = _cell(d, k, nd, best.get(k) == v)
             if k == 'latent_bpd' and v.startswith('pixel') and c != 'n/a': c += ' (pixels)'
@@ -106,7 +107,7 @@ def tune_rows(folder: Path, guidance: tuple = (0., 1., 2., 3.)) -> tuple[list[st
 TABLES = {
     'default': lambda: markdown(*default_run_rows(ROOT/'experiments'/'results_default'/'metrics.json')),
     'digits': lambda: markdown(*comparison_rows(ROOT/'experiments'/'results')),
-    'fashion': lambda: markdown(*comparison_rows(ROOT/'experiments'/'results_fashion', FASHION_COLUMNS, seeds=True))
+    'fashion': lambda: markdown(*comparison_rows(ROOT/'experiments'/'results_fashion', FASHION_COLUMNS, seeds=True, titles=FASHION_TITLES))
                if (ROOT/'experiments'/'results_fashion'/'summary.json').exists() else '*(the runs are under way)*',
     'scale': lambda: markdown(*scale_rows(ROOT/'experiments'/'results_scale'/'scale_path.json')),
     'tune': lambda: markdown(*tune_rows(ROOT/'experiments'/'results_tune')),
