@@ -297,6 +297,30 @@ def guidance_sweep(data: str, out: Path, n_per_class: int = 100) -> dict:
     return res
 
 
+def stripes(data: str, out: Path) -> dict:
+    """How striped each sample grid is: the spectral energy of its images at the highest vertical frequency (rows of
+    alternating sign) and at the highest horizontal one, each over the mean energy of the non-zero frequencies along
+    that axis, averaged over the images. Real held-out images (ten of each class) pass through the same grid as the
+    reference. Horizontal stripes read as a rows value well above the columns value and above the real images'."""
+    import tempfile, numpy as np, torch
+    from PIL import Image
+    from mimflow.fid import to_unit
+    size, k = base_config(PROFILES[data], False, {}).img_size, base_config(PROFILES[data], False, {}).img_size + 2
+    def cells(path):                                                       # save_grid: a 1-px frame per image, 3x upscaled
+        a = np.asarray(Image.open(path), dtype=float)[::3, ::3] / 255
+        return np.stack([a[r*k+1:r*k+1+size, c*k+1:c*k+1+size] for r in range(a.shape[0] // k) for c in range(a.shape[1] // k)])
+    def nyquist(x, axis):
+        f = (np.abs(np.fft.fft(x - x.mean((1, 2), keepdims=True), axis=axis)) ** 2).sum(3 - axis)
+        return float((f[:, size // 2] / f[:, 1:].mean(1)).mean())
+    _, _, xv, yv, _ = data_and_classifier(data)
+    with tempfile.TemporaryDirectory() as d:
+        save_grid(torch.cat([to_unit(xv[yv == c][:10]) for c in range(10)]), 10, Path(d)/'real.png')
+        grids = {'real held-out': cells(Path(d)/'real.png')}
+    grids.update({p.stem.removeprefix('samples_'): cells(p) for p in sorted(out.glob('samples_*_s[0-9].png'))})
+    res = {name: dict(rows=round(nyquist(x, 1), 4), columns=round(nyquist(x, 2), 4)) for name, x in grids.items()}
+    (out/'stripes.json').write_text(json.dumps(res, indent=1))
+    return res
+
 # ------------------------------------------------------------------------------------------------ orchestration
 def summarise(data: str, out: Path, seeds) -> dict:
     "Mean, std, min and max over seeds of every metric, per variant."
@@ -402,7 +426,7 @@ def main(argv=None):
     p.add_argument('--budget', type=float, default=None, help='training seconds per run (instead of the profile\'s)')
     p.add_argument('--sigma-pix', type=float, default=None, help='noise std on [-1,1] pixels for the pixel TarFlow (default: the sweep\'s best)')
     p.add_argument('--pix-patch', type=int, default=None, help='patch size of the pixel TarFlow (default: the sweep\'s best)')
-    p.add_argument('--analyse', action='store_true', help='only analyse the saved models: the yardstick (once per domain classifier), the guidance sweep, the grids')
+    p.add_argument('--analyse', action='store_true', help='only analyse the saved models: the yardstick (once per domain classifier), the guidance sweep, the stripes, the grids')
     p.add_argument('--sweep-pixel', action='store_true', help="the pixel TarFlow at patch 4 and 8 x noise 0.1, 0.2, 0.3 (seed 0)")
     p.add_argument('--sweep-share', type=float, default=1/3, help="the sweep's training time per setting, as a share of the comparison's budget")
     p.add_argument('--calibrate', action='store_true', help="only measure every variant's seconds per step (calibration.json), one after another")
@@ -429,7 +453,7 @@ def main(argv=None):
     if a.analyse:
         old = json.loads((out/'yardstick.json').read_text()) if (out/'yardstick.json').exists() else {}
         print(json.dumps(old if old.get('classifier_sha256') == clf.digest else yardstick(a.data, out), indent=1))   # once per classifier
-        guidance_sweep(a.data, out)
+        guidance_sweep(a.data, out); print(json.dumps(stripes(a.data, out)))
         draw_grids(a.data, out, seeds[0])
         return
     if a.calibrate:                                                     # in a quiet moment, before the runs: all variants alike
